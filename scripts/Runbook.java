@@ -1,0 +1,488 @@
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS org.postgresql:postgresql:42.7.8
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
+
+import java.net.URI;
+import java.net.URLDecoder;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.sql.BatchUpdateException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/**
+ * The shared include of every runbook script: connection options, exit codes, findings and plans, the flow
+ * every step follows (inspect, then dry-run or apply), output, and quoting. Nothing step-specific lives here.
+ */
+final class Runbook {
+    static final int OK = 0, NOT_READY = 1, BAD_INPUT = 2, CANNOT_CONNECT = 3, REFUSED = 4;
+
+    static final String EXIT_CODES = "%nExit codes:%n"
+            + "  0  done, already done, or ready%n"
+            + "  1  not ready: a check failed (its line says how to fix it); nothing was changed%n"
+            + "  2  bad input (an option, or a name that does not exist); nothing was changed%n"
+            + "  3  cannot connect or authenticate%n"
+            + "  4  the database refused the change (privilege, lock timeout); nothing was changed%n";
+
+    private Runbook() {}
+
+    /** An expected problem: one line for the user and the exit code that goes with it. */
+    static final class Failure extends RuntimeException {
+        final int exitCode;
+        Failure(int exitCode, String message) { super(message, null, false, false); this.exitCode = exitCode; }
+    }
+
+    static Failure badInput(String message) { return new Failure(BAD_INPUT, message); }
+
+    enum Status { OK, WARN, FAIL }
+
+    /** One line of a report: what was checked, what was found, and the fix (SQL or a command). */
+    record Finding(String check, Status status, String message, String fix) {
+        static Finding ok(String check, String message) { return new Finding(check, Status.OK, message, null); }
+        static Finding warn(String check, String message, String fix) { return new Finding(check, Status.WARN, message, fix); }
+        static Finding fail(String check, String message, String fix) { return new Finding(check, Status.FAIL, message, fix); }
+    }
+
+    /** One SQL statement of a plan; {@code subject} names what it touches, for error messages. */
+    record Sql(String text, String subject) {}
+
+    /** The statements that bring the database to the goal; empty means already done. */
+    record Plan(List<Sql> statements, boolean transactional) {
+        static Plan none() { return new Plan(List.of(), true); }
+        boolean isEmpty() { return statements.isEmpty(); }
+    }
+
+    record Assessment(List<Finding> findings, Plan plan) {
+        boolean failed() { return findings.stream().anyMatch(f -> f.status() == Status.FAIL); }
+    }
+
+    /** A guide step: reads the database (never writes) and says what it found and what it would run. */
+    interface Step {
+        String name();
+        /** A step that only checks (check-wal) never says "already done". */
+        default boolean readOnly() { return false; }
+        /** Checks that need no database (names, option combinations); throws {@link Failure}. */
+        default void validate() {}
+        Assessment assess(Connection c) throws SQLException;
+        /** Read-only checks of the outcome, after a successful apply, on the same connection. */
+        default List<Finding> verify(Connection c) throws SQLException { return List.of(); }
+    }
+
+    /** What running one step came to. */
+    record Outcome(String step, int exitCode, List<Finding> findings, Plan plan, boolean applied) {}
+
+    // ---- the flow of a step ---------------------------------------------------------------------------
+
+    static int run(Step step, Db db, Output out) {
+        step.validate();
+        try (Connection c = db.connect()) {
+            Outcome o = runOn(c, step, out.dryRun);
+            out.print(List.of(o));
+            return o.exitCode();
+        } catch (SQLException e) {
+            throw refused(e, null);
+        }
+    }
+
+    /** Inspects, then applies the plan unless {@code dryRun}. Every step and setup go through here. */
+    static Outcome runOn(Connection c, Step step, boolean dryRun) throws SQLException {
+        Assessment a = step.assess(c);
+        List<Finding> findings = new ArrayList<>(a.findings());
+        if (a.failed()) return new Outcome(step.name(), NOT_READY, findings, Plan.none(), false);
+        if (a.plan().isEmpty()) {
+            if (!step.readOnly()) findings.add(Finding.ok("result", "already done: nothing to change"));
+            return new Outcome(step.name(), OK, findings, a.plan(), false);
+        }
+        if (dryRun) return new Outcome(step.name(), OK, findings, a.plan(), false);
+        apply(c, a.plan());
+        findings.add(Finding.ok("result", "applied " + a.plan().statements().size() + " statement(s)"));
+        List<Finding> verified = step.verify(c);
+        findings.addAll(verified);
+        int code = verified.stream().anyMatch(f -> f.status() == Status.FAIL) ? NOT_READY : OK;
+        return new Outcome(step.name(), code, findings, a.plan(), true);
+    }
+
+    /** Runs a plan as one batch (one round trip), in one transaction when the plan allows it. */
+    static void apply(Connection c, Plan plan) throws SQLException {
+        boolean auto = c.getAutoCommit();
+        c.setAutoCommit(!plan.transactional());
+        try (var st = c.createStatement()) {
+            for (Sql s : plan.statements()) st.addBatch(s.text());
+            st.executeBatch();
+            if (plan.transactional()) c.commit();
+        } catch (BatchUpdateException e) {
+            if (plan.transactional()) c.rollback();
+            int done = e.getUpdateCounts() == null ? -1 : e.getUpdateCounts().length;
+            Sql culprit = done >= 0 && done < plan.statements().size() ? plan.statements().get(done) : null;
+            throw refused(e.getNextException() != null ? e.getNextException() : e, culprit);
+        } catch (SQLException e) {
+            if (plan.transactional() && !c.isClosed()) c.rollback();
+            throw refused(e, null);
+        } finally {
+            if (!c.isClosed()) c.setAutoCommit(auto);
+        }
+    }
+
+    /** A database error during a change: exit 4 (3 if the connection broke), one line naming the object. */
+    static Failure refused(SQLException e, Sql culprit) {
+        String state = e.getSQLState() == null ? "" : e.getSQLState();
+        String what = culprit == null || culprit.subject() == null ? "" : culprit.subject() + ": ";
+        String msg = firstLine(e.getMessage());
+        if (state.equals("55P03"))
+            return new Failure(REFUSED, what + "could not take a lock within lock_timeout: another session holds it "
+                    + "(see pg_locks / pg_stat_activity) - retry when it is done; nothing was changed");
+        if (state.equals("42501"))
+            return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege; nothing was changed");
+        if (state.startsWith("08") || state.equals("57P01"))
+            return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again");
+        return new Failure(REFUSED, what + msg + " (nothing was changed)");
+    }
+
+    static String firstLine(String s) {
+        if (s == null) return "";
+        s = s.replaceFirst("^ERROR: ", "");
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    // ---- quoting: the only way user input becomes SQL text ----------------------------------------------
+
+    /** An identifier quoted the PostgreSQL way, always: {@code we"ird -> "we""ird"}. */
+    static String ident(String name) {
+        if (name.isEmpty() || name.indexOf('\0') >= 0) throw badInput("a name is empty or contains a NUL character");
+        return '"' + name.replace("\"", "\"\"") + '"';
+    }
+
+    static String qualified(String schema, String name) { return ident(schema) + "." + ident(name); }
+
+    /** A string literal that is safe whatever standard_conforming_strings says. */
+    static String literal(String s) {
+        if (s.indexOf('\0') >= 0) throw badInput("a value contains a NUL character");
+        String q = "'" + s.replace("'", "''") + "'";
+        return s.indexOf('\\') < 0 ? q : "E" + q.replace("\\", "\\\\");
+    }
+
+    /** A name as the user wrote it: taken literally (case-sensitive), or double-quoted with "" for ". */
+    static String name(String option, String raw) {
+        String s = raw.strip();
+        if (s.length() >= 2 && s.startsWith("\"") && s.endsWith("\"")) s = s.substring(1, s.length() - 1).replace("\"\"", "\"");
+        if (s.isEmpty()) throw badInput(option + " is empty: give a name");
+        if (s.getBytes(StandardCharsets.UTF_8).length > 63)
+            throw badInput(option + " '" + raw + "' is longer than PostgreSQL's 63-byte limit for names: shorten it");
+        return s;
+    }
+
+    /** {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}. */
+    static String[] tableName(String raw) {
+        String s = raw.strip();
+        boolean quoted = false;
+        int dot = -1;
+        for (int i = 0; i < s.length(); i++) {
+            char ch = s.charAt(i);
+            if (ch == '"') quoted = !quoted;
+            else if (ch == '.' && !quoted) {
+                if (dot >= 0) throw badInput("--table '" + raw + "' has more than one dot: write schema.table (quote a name that holds a dot)");
+                dot = i;
+            }
+        }
+        if (dot < 0) return new String[] {null, name("--table", s)};
+        return new String[] {name("--table", s.substring(0, dot)), name("--table", s.substring(dot + 1))};
+    }
+
+    // ---- connection -------------------------------------------------------------------------------------
+
+    /** Connection options, libpq style: --url (or DATABASE_URL), then options, then PG* variables, ~/.pgpass. */
+    static final class Db {
+        @Option(names = "--url", paramLabel = "URL", description = "postgresql://user@host/db?sslmode=require, postgres://... "
+                + "or jdbc:postgresql://... (default: $DATABASE_URL). A password in it is never printed.")
+        String url;
+        @Option(names = "--host", description = "Host (default: $PGHOST, else localhost).") String host;
+        @Option(names = {"-p", "--port"}, description = "Port (default: $PGPORT, else 5432).") Integer port;
+        @Option(names = {"-d", "--dbname"}, description = "Database (default: $PGDATABASE, else the user name).") String dbname;
+        @Option(names = {"-U", "--username"}, description = "User (default: $PGUSER).") String username;
+        @Option(names = "--password", arity = "0..1", interactive = true, description = "Prompt for the password "
+                + "(else: the URL, $PGPASSWORD or ~/.pgpass).") char[] password;
+        @Option(names = "--sslmode", description = "disable, allow, prefer, require, verify-ca, verify-full (default: "
+                + "$PGSSLMODE, else require for any host but localhost).") String sslmode;
+        @Option(names = "--connect-timeout", defaultValue = "10", description = "Seconds per connection attempt (default: ${DEFAULT-VALUE}).")
+        int connectTimeout;
+        @Option(names = "--wait", defaultValue = "20", description = "Seconds to keep retrying while the server is "
+                + "unreachable, e.g. a Neon compute waking up (default: ${DEFAULT-VALUE}).") int waitSeconds;
+
+        Map<String, String> env = System.getenv();
+        private Target target;
+
+        /** Where to connect, resolved once; throws exit 2 on a malformed URL. */
+        Target target() {
+            if (target == null) target = Target.resolve(this);
+            return target;
+        }
+
+        Connection connect() { return target().connect(connectTimeout, waitSeconds); }
+    }
+
+    static final Map<String, String> SSL_MODES = Map.of("disable", "", "allow", "", "prefer", "", "require", "",
+            "verify-ca", "", "verify-full", "");
+
+    /** A resolved connection target. {@code toString} never shows the password. */
+    static final class Target {
+        String host, database, user, sslmode, password, options, sslrootcert;
+        int port;
+
+        static Target resolve(Db o) {
+            Target t = new Target();
+            String url = o.url != null ? o.url : o.env.get("DATABASE_URL");
+            if (url != null && !url.isBlank()) t.parseUrl(url.strip());
+            if (o.host != null) t.host = o.host;
+            if (o.port != null) t.port = o.port;
+            if (o.dbname != null) t.database = o.dbname;
+            if (o.username != null) t.user = o.username;
+            if (o.password != null && o.password.length > 0) t.password = new String(o.password);
+            if (o.sslmode != null) t.sslmode = o.sslmode;
+            if (t.host == null) t.host = o.env.getOrDefault("PGHOST", "localhost");
+            if (t.port == 0) t.port = parsePort(o.env.getOrDefault("PGPORT", "5432"), "PGPORT");
+            if (t.user == null) t.user = o.env.getOrDefault("PGUSER", System.getProperty("user.name"));
+            if (t.database == null) t.database = o.env.getOrDefault("PGDATABASE", t.user);
+            if (t.password == null) t.password = o.env.get("PGPASSWORD");
+            if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", t.isLocal() ? "disable" : "require");
+            if (!SSL_MODES.containsKey(t.sslmode))
+                throw badInput("--sslmode '" + t.sslmode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+            if (t.host.startsWith("/"))
+                throw badInput("host '" + t.host + "' is a Unix socket directory: use --host localhost (TCP)");
+            return t;
+        }
+
+        private void parseUrl(String url) {
+            String rest = url.startsWith("jdbc:") ? url.substring(5) : url;
+            if (!rest.startsWith("postgresql://") && !rest.startsWith("postgres://"))
+                throw badInput("--url must start with postgresql://, postgres:// or jdbc:postgresql:// (got '" + scheme(url) + "')");
+            URI u;
+            try {
+                u = new URI(rest.replaceFirst("^postgres(ql)?://", "postgresql://"));
+            } catch (Exception e) {
+                throw badInput("--url is not a valid connection URI: check its punctuation (percent-encode @ : / in the password)");
+            }
+            String authority = u.getRawAuthority();
+            if (authority == null) throw badInput("--url has no host: postgresql://user@host/database");
+            int at = authority.lastIndexOf('@');
+            if (at >= 0) {
+                String info = authority.substring(0, at);
+                int colon = info.indexOf(':');
+                user = decode(colon < 0 ? info : info.substring(0, colon));
+                if (colon >= 0) password = decode(info.substring(colon + 1));
+            }
+            String hostPort = at >= 0 ? authority.substring(at + 1) : authority;
+            if (hostPort.contains(",")) throw badInput("--url names several hosts: give one host");
+            int colon = hostPort.startsWith("[") ? hostPort.indexOf(':', hostPort.indexOf(']')) : hostPort.lastIndexOf(':');
+            if (colon >= 0) {
+                port = parsePort(hostPort.substring(colon + 1), "--url port");
+                hostPort = hostPort.substring(0, colon);
+            }
+            if (!hostPort.isEmpty()) host = hostPort.replaceAll("^\\[|]$", "");
+            String path = u.getRawPath();
+            if (path != null && path.length() > 1) database = decode(path.substring(1));
+            if (u.getRawQuery() != null) for (String kv : u.getRawQuery().split("&")) {
+                int eq = kv.indexOf('=');
+                if (eq < 0) continue;
+                String k = kv.substring(0, eq), v = decode(kv.substring(eq + 1));
+                switch (k) {
+                    case "sslmode" -> sslmode = v;
+                    case "user" -> user = v;
+                    case "password" -> password = v;
+                    case "dbname" -> database = v;
+                    case "host" -> host = v;
+                    case "port" -> port = parsePort(v, "--url port");
+                    case "options" -> options = v;
+                    case "sslrootcert" -> sslrootcert = v;
+                    default -> { } // channel_binding, application_name...: pgjdbc negotiates on its own
+                }
+            }
+        }
+
+        private static String scheme(String url) {
+            int i = url.indexOf("://");
+            return i < 0 ? "no scheme" : url.substring(0, i) + "://";
+        }
+
+        private static String decode(String s) { return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8); }
+
+        private static int parsePort(String s, String what) {
+            try {
+                int p = Integer.parseInt(s);
+                if (p > 0 && p < 65536) return p;
+            } catch (NumberFormatException ignored) { }
+            throw badInput(what + " '" + s + "' is not a port number (1-65535)");
+        }
+
+        boolean isLocal() { return host.equals("localhost") || host.startsWith("127.") || host.equals("::1"); }
+        boolean isNeonHost() { return host.endsWith(".neon.tech") || host.endsWith(".neon.build"); }
+        boolean isPooler() { return host.split("\\.", 2)[0].endsWith("-pooler"); }
+        /** Neon's direct host for a pooler host: the first label without {@code -pooler}. */
+        String directHost() { return host.replaceFirst("^([^.]*)-pooler", "$1"); }
+
+        /** The same target with the password shown as ****, for messages. */
+        @Override public String toString() {
+            return "postgresql://" + user + (password == null ? "" : ":****") + "@"
+                    + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/" + database + "?sslmode=" + sslmode;
+        }
+
+        String jdbcUrl() {
+            return "jdbc:postgresql://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port + "/"
+                    + java.net.URLEncoder.encode(database, StandardCharsets.UTF_8).replace("+", "%20");
+        }
+
+        Properties properties(int connectTimeout) {
+            Properties p = new Properties();
+            p.setProperty("user", user);
+            if (password != null) p.setProperty("password", password);
+            p.setProperty("sslmode", sslmode);
+            if (sslrootcert != null) p.setProperty("sslrootcert", sslrootcert);
+            if (options != null) p.setProperty("options", options);
+            p.setProperty("connectTimeout", String.valueOf(connectTimeout));
+            p.setProperty("loginTimeout", String.valueOf(connectTimeout));
+            p.setProperty("ApplicationName", "airbyte-runbook");
+            return p;
+        }
+
+        /** Connects, retrying with backoff while the server cannot be reached (a Neon compute waking up). */
+        Connection connect(int connectTimeout, int waitSeconds) {
+            long deadline = System.nanoTime() + waitSeconds * 1_000_000_000L;
+            long backoffMs = 250;
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return DriverManager.getConnection(jdbcUrl(), properties(connectTimeout));
+                } catch (SQLException e) {
+                    String state = e.getSQLState() == null ? "" : e.getSQLState();
+                    String where = user + "@" + host + ":" + port + "/" + database;
+                    if (state.equals("28P01") || state.equals("28000"))
+                        throw new Failure(CANNOT_CONNECT, "authentication failed for " + where + ": check the password "
+                                + "($PGPASSWORD, ~/.pgpass, the URL, or --password to be prompted) and the user name");
+                    if (state.equals("3D000"))
+                        throw new Failure(CANNOT_CONNECT, "database '" + database + "' does not exist on " + host
+                                + ": check --dbname or the URL's path");
+                    if (isPooler() && firstLine(e.getMessage()).contains("replication"))
+                        throw new Failure(CANNOT_CONNECT, "the pooler host does not allow this: use the direct host " + directHost());
+                    boolean unknownHost = e.getCause() instanceof UnknownHostException;
+                    if (unknownHost || !state.startsWith("08") || System.nanoTime() + backoffMs * 1_000_000 > deadline)
+                        throw new Failure(CANNOT_CONNECT, "cannot connect to " + where + ": "
+                                + (unknownHost ? "unknown host '" + host + "' - check the host name" : firstLine(e.getMessage())));
+                    if (attempt == 1) progress("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
+                            + " s (a suspended Neon compute takes a moment to wake)");
+                    try { Thread.sleep(backoffMs); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Failure(CANNOT_CONNECT, "interrupted"); }
+                    backoffMs = Math.min(backoffMs * 2, 2000);
+                }
+            }
+        }
+    }
+
+    // ---- output -----------------------------------------------------------------------------------------
+
+    /** Output options every script shares. Findings go to stdout; progress and errors to stderr. */
+    static final class Output {
+        @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
+        @Option(names = "--dry-run", description = "Change nothing; print the SQL that would run as a script for psql.") boolean dryRun;
+
+        void print(List<Outcome> outcomes) {
+            java.io.PrintStream stdout = System.out;
+            if (json) { stdout.println(json(outcomes)); return; }
+            for (Outcome o : outcomes) text(stdout, o);
+            if (dryRun && outcomes.stream().anyMatch(o -> !o.plan().isEmpty())) stdout.print(script(outcomes));
+        }
+
+        private void text(java.io.PrintStream stdout, Outcome o) {
+            boolean color = System.console() != null && System.getenv("NO_COLOR") == null;
+            stdout.println(o.step() + (o.applied() ? "" : dryRun ? " (dry run)" : ""));
+            for (Finding f : o.findings()) {
+                String label = f.status().name().toLowerCase();
+                String shown = !color ? label : (f.status() == Status.OK ? "\u001b[32m" : f.status() == Status.WARN
+                        ? "\u001b[33m" : "\u001b[31m") + label + "\u001b[0m";
+                stdout.printf("  %s%s  %-20s %s%n", shown, " ".repeat(4 - label.length()), f.check(), f.message());
+                if (f.fix() != null) for (String line : f.fix().split("\n")) stdout.println("        fix: " + line);
+            }
+        }
+
+        static String json(List<Outcome> outcomes) {
+            List<Object> steps = new ArrayList<>();
+            int exit = OK;
+            for (Outcome o : outcomes) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("step", o.step());
+                m.put("exitCode", o.exitCode());
+                m.put("applied", o.applied());
+                List<Object> fs = new ArrayList<>();
+                for (Finding f : o.findings()) {
+                    Map<String, Object> fm = new LinkedHashMap<>();
+                    fm.put("check", f.check());
+                    fm.put("status", f.status().name().toLowerCase());
+                    fm.put("message", f.message());
+                    fm.put("fix", f.fix());
+                    fs.add(fm);
+                }
+                m.put("findings", fs);
+                m.put("sql", o.plan().statements().stream().map(Sql::text).toList());
+                steps.add(m);
+                if (exit == OK) exit = o.exitCode();
+            }
+            Map<String, Object> root = new LinkedHashMap<>();
+            root.put("exitCode", exit);
+            root.put("steps", steps);
+            try {
+                return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(root);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        /** The plans as one commented SQL script a person can read, then paste into psql. */
+        static String script(List<Outcome> outcomes) {
+            StringBuilder b = new StringBuilder("\n-- Dry run: nothing has been changed. Review, then run with psql -v ON_ERROR_STOP=1 -f <file>\n");
+            for (Outcome o : outcomes) {
+                if (o.plan().isEmpty()) continue;
+                b.append("\n-- ").append(o.step()).append('\n');
+                if (o.plan().transactional()) b.append("BEGIN;\n");
+                for (Sql s : o.plan().statements()) b.append(s.text()).append(";\n");
+                if (o.plan().transactional()) b.append("COMMIT;\n");
+            }
+            return b.toString();
+        }
+    }
+
+    // ---- picocli ----------------------------------------------------------------------------------------
+
+    /** A CommandLine with the runbook's exit codes: bad options exit 2; expected failures print one line. */
+    static CommandLine cli(Callable<Integer> command) {
+        CommandLine cmd = new CommandLine(command);
+        cmd.setExitCodeExceptionMapper(t -> t instanceof Failure f ? f.exitCode : REFUSED);
+        cmd.setParameterExceptionHandler((ex, args) -> {
+            ex.getCommandLine().getErr().println(ex.getCommandLine().getCommandName() + ": " + ex.getMessage() + " (see --help)");
+            return BAD_INPUT;
+        });
+        cmd.setExecutionExceptionHandler((ex, c, parsed) -> {
+            Failure f = ex instanceof Failure x ? x : ex instanceof SQLException s ? refused(s, null) : null;
+            if (f == null) {
+                c.getErr().println(c.getCommandName() + ": unexpected error: " + ex.getClass().getSimpleName() + ": " + firstLine(ex.getMessage()));
+                if (System.getenv("RUNBOOK_DEBUG") != null) ex.printStackTrace(c.getErr());
+                return REFUSED;
+            }
+            c.getErr().println(c.getCommandName() + ": " + f.getMessage());
+            return f.exitCode;
+        });
+        var usage = cmd.getCommandSpec().usageMessage();
+        List<String> footer = new ArrayList<>(List.of(usage.footer()));
+        footer.add(String.format(EXIT_CODES));
+        usage.footer(footer.toArray(String[]::new));
+        return cmd;
+    }
+
+    static void progress(String line) { System.err.println(line); }
+}

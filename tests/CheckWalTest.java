@@ -1,0 +1,73 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.ServerSocket;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class CheckWalTest {
+    static String db;
+
+    @BeforeAll static void database() throws Exception { db = Pg.freshDatabase("checkwal"); }
+
+    @Test void logicalServerIsReady() throws Exception {
+        Pg.Run r = Pg.run(new CheckWal(), "--url", Pg.url(db), "--json");
+        assertEquals(0, r.exit(), r.all());
+        JsonNode step = new ObjectMapper().readTree(r.out()).get("steps").get(0);
+        assertEquals("check-wal", step.get("step").asText());
+        JsonNode wal = find(step, "wal_level");
+        assertEquals("ok", wal.get("status").asText());
+        assertEquals("logical", wal.get("message").asText());
+        assertTrue(find(step, "server").get("message").asText().startsWith("PostgreSQL " + Pg.major()), r.out());
+        assertEquals(0, step.get("sql").size());
+    }
+
+    @Test void replicaServerIsNotReadyAndSaysHowToFixIt() throws Exception {
+        int port = Pg.replicaOnlyPort();
+        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://postgres@localhost:" + port + "/postgres");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.out().contains("ALTER SYSTEM SET wal_level = logical"), r.out());
+    }
+
+    @Test void neonServerGetsTheConsolePathNotAlterSystem() throws Exception {
+        int port = Pg.replicaOnlyPort();
+        // Neon is recognised from SQL by its neon.endpoint_id setting; a database here carries one.
+        try (var c = java.sql.DriverManager.getConnection("jdbc:postgresql://localhost:" + port + "/postgres", "postgres", "");
+             var st = c.createStatement()) {
+            st.execute("DROP DATABASE IF EXISTS neonlike");
+            st.execute("CREATE DATABASE neonlike");
+            st.execute("ALTER DATABASE neonlike SET neon.endpoint_id = 'ep-cool-darkness-123456'");
+        }
+        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://postgres@localhost:" + port + "/neonlike");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.out().contains("on Neon (endpoint ep-cool-darkness-123456)"), r.out());
+        assertTrue(r.out().contains("Neon console"), r.out());
+        assertFalse(r.out().contains("ALTER SYSTEM"), r.out());
+    }
+
+    @Test void closedPortIsExit3() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) { port = s.getLocalPort(); }
+        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://alex@localhost:" + port + "/x", "--wait", "0");
+        assertEquals(3, r.exit(), r.all());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test void wrongPasswordIsExit3AndNeverPrinted() {
+        Pg.Run r = Pg.run(new CheckWal(), "--url", Pg.url(db, Pg.OWNER, "Wrong-Pass-123"));
+        assertEquals(3, r.exit(), r.all());
+        assertTrue(r.err().contains("authentication failed"), r.err());
+        assertFalse(r.all().contains("Wrong-Pass-123"));
+    }
+
+    @Test void malformedUrlIsExit2() {
+        assertEquals(2, Pg.run(new CheckWal(), "--url", "mysql://x@y/z").exit());
+        assertEquals(2, Pg.run(new CheckWal(), "--url", "postgresql://x@y:99999/z").exit());
+    }
+
+    static JsonNode find(JsonNode step, String check) {
+        for (JsonNode f : step.get("findings")) if (f.get("check").asText().equals(check)) return f;
+        throw new AssertionError("no finding " + check + " in " + step);
+    }
+}
