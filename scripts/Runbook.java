@@ -392,11 +392,15 @@ final class Runbook {
         @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
         @Option(names = "--dry-run", description = "Change nothing; print the SQL that would run as a script for psql.") boolean dryRun;
 
-        void print(List<Outcome> outcomes) {
+        void print(List<Outcome> outcomes) { print(outcomes, Map.of()); }
+
+        /** Prints the outcomes, then each extra document (e.g. setup's Airbyte configuration) under its name. */
+        void print(List<Outcome> outcomes, Map<String, Object> extra) {
             java.io.PrintStream stdout = System.out;
-            if (json) { stdout.println(json(outcomes)); return; }
+            if (json) { stdout.println(json(outcomes, extra)); return; }
             for (Outcome o : outcomes) text(stdout, o);
             if (dryRun && outcomes.stream().anyMatch(o -> !o.plan().isEmpty())) stdout.print(script(outcomes));
+            extra.forEach((name, doc) -> stdout.println("\n" + name + ":\n" + pretty(doc)));
         }
 
         private void text(java.io.PrintStream stdout, Outcome o) {
@@ -411,7 +415,7 @@ final class Runbook {
             }
         }
 
-        static String json(List<Outcome> outcomes) {
+        static String json(List<Outcome> outcomes, Map<String, Object> extra) {
             List<Object> steps = new ArrayList<>();
             int exit = OK;
             for (Outcome o : outcomes) {
@@ -436,8 +440,13 @@ final class Runbook {
             Map<String, Object> root = new LinkedHashMap<>();
             root.put("exitCode", exit);
             root.put("steps", steps);
+            root.putAll(extra);
+            return pretty(root);
+        }
+
+        static String pretty(Object document) {
             try {
-                return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(root);
+                return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(document);
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }

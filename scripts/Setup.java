@@ -1,0 +1,127 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//SOURCES Runbook.java CheckWal.java GrantAccess.java CreatePublication.java CreateSlot.java AirbyteSource.java
+//DESCRIPTION The whole runbook in the safe order: check-wal, grant-access, create-publication, create-slot, airbyte-source
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "setup", mixinStandardHelpOptions = true, version = "setup 1.0",
+        description = {"Prepares the database for Airbyte's CDC by running every step of the guide, in the safe order: "
+                + "check-wal, grant-access, create-publication, create-slot (after the publication: see create-slot "
+                + "--help), then prints the Airbyte source configuration.",
+                "Stops at the first step that fails, with that step's exit code. Running it again is safe: what is "
+                + "done is not done twice. --dry-run prints the whole runbook as one SQL script."},
+        footer = {"%nExamples:",
+                "  jbang setup --url \"$DATABASE_URL\" --dry-run > runbook.sql",
+                "  jbang setup --url \"$DATABASE_URL\" --schema public --schema sales",
+                "  jbang setup --url \"$DATABASE_URL\" --table public.orders --table public.customers --replica-identity full"})
+class Setup implements Callable<Integer> {
+    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Runbook.Output out = new Runbook.Output();
+    @Option(names = "--role", description = "The role Airbyte connects as (default: the connected user).") String role;
+    @Option(names = "--schema", description = "A schema to grant and publish (repeatable; default: public, or the schemas of --table).")
+    List<String> schemas;
+    @Option(names = "--table", description = "Publish only these tables, as schema.table (repeatable).") List<String> tables;
+    @Option(names = "--publication", defaultValue = "airbyte_publication", description = "Default: ${DEFAULT-VALUE}.") String publication;
+    @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Default: ${DEFAULT-VALUE}.") String slot;
+    @Option(names = "--replica-identity", description = "full: REPLICA IDENTITY FULL on tables without a primary key.") String replicaIdentity;
+    @Option(names = "--add", description = "Only add tables to an existing publication, never remove any.") boolean add;
+    @Option(names = "--lock-timeout", defaultValue = "5s", description = "How long to wait for a table's lock (default: ${DEFAULT-VALUE}).")
+    String lockTimeout;
+    @Option(names = "--force", description = "Passed to create-slot.") boolean force;
+    @Option(names = "--include-password", description = "Put the password into the printed Airbyte configuration.") boolean includePassword;
+    @Option(names = "--ca-cert", description = "CA certificate (PEM) for sslmode verify-ca / verify-full.") Path caCert;
+
+    /** The step objects, configured from this command's options; setup composes them and never copies their SQL. */
+    List<Runbook.Step> steps() {
+        CheckWal wal = new CheckWal();
+        wal.db = db;
+        GrantAccess grant = new GrantAccess();
+        grant.db = db;
+        grant.role = role;
+        grant.schemas = grantedSchemas();
+        CreatePublication pub = new CreatePublication();
+        pub.db = db;
+        pub.publication = publication;
+        pub.tables = tables;
+        pub.schemas = tables == null ? schemas : null;
+        pub.replicaIdentity = replicaIdentity;
+        pub.add = add;
+        pub.lockTimeout = lockTimeout;
+        CreateSlot createSlot = new CreateSlot();
+        createSlot.db = db;
+        createSlot.slot = slot;
+        createSlot.publication = publication;
+        createSlot.force = force;
+        return List.of(wal, grant, pub, createSlot);
+    }
+
+    AirbyteSource source() {
+        AirbyteSource source = new AirbyteSource();
+        source.db = db;
+        source.slot = slot;
+        source.publication = publication;
+        source.schemas = grantedSchemas();
+        source.includePassword = includePassword;
+        source.caCert = caCert;
+        return source;
+    }
+
+    /** --schema, else the schemas of the --table names, else public. */
+    List<String> grantedSchemas() {
+        if (schemas != null) return schemas;
+        if (tables == null) return List.of("public");
+        Set<String> found = new LinkedHashSet<>();
+        for (String t : tables) {
+            String schema = Runbook.tableName(t)[0];
+            if (schema == null) throw Runbook.badInput("--table '" + t + "' has no schema: setup needs schema.table to know "
+                    + "which schemas to grant (e.g. public." + t + ")");
+            found.add(schema);
+        }
+        return new ArrayList<>(found);
+    }
+
+    public Integer call() throws SQLException {
+        List<Runbook.Step> steps = steps();
+        for (Runbook.Step s : steps) s.validate();
+        Map<String, Object> configuration = source().configuration(); // bad input shows before anything changes
+        List<Runbook.Outcome> outcomes = new ArrayList<>();
+        int exit = Runbook.OK;
+        try (Connection c = db.connect()) {
+            if (!out.dryRun) serialise(c);
+            for (Runbook.Step s : steps) {
+                Runbook.Outcome o = Runbook.runOn(c, s, out.dryRun);
+                outcomes.add(o);
+                if (o.exitCode() != Runbook.OK) { exit = o.exitCode(); break; }
+                if (s instanceof CreatePublication && !o.plan().isEmpty()) ((CreateSlot) steps.get(3)).publicationPlanned = true;
+            }
+        } catch (Runbook.Failure f) {
+            out.print(outcomes); // what was done before the refusal
+            throw f;
+        }
+        Map<String, Object> extra = new LinkedHashMap<>();
+        if (exit == Runbook.OK) extra.put("airbyteSource", configuration);
+        out.print(outcomes, extra);
+        return exit;
+    }
+
+    /** Two setups on one database at once run one after the other (a session-level advisory lock). */
+    private static void serialise(Connection c) throws SQLException {
+        try (var st = c.createStatement()) {
+            st.execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
+        }
+    }
+
+    public static void main(String... args) { System.exit(Runbook.cli(new Setup()).execute(args)); }
+}
