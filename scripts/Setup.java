@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -92,28 +91,39 @@ class Setup implements Callable<Integer> {
         return new ArrayList<>(found);
     }
 
+    /**
+     * Every step is first assessed without changing anything; only when none fails (and this is no dry run)
+     * are they applied, in order, so a problem found by a late step leaves the database as it was.
+     */
     public Integer call() throws SQLException {
         List<Runbook.Step> steps = steps();
         for (Runbook.Step s : steps) s.validate();
-        Map<String, Object> configuration = source().configuration(); // bad input shows before anything changes
-        List<Runbook.Outcome> outcomes = new ArrayList<>();
-        int exit = Runbook.OK;
+        Map<String, Object> configuration = source().configuration();
         try (Connection c = db.connect()) {
             if (!out.dryRun) serialise(c);
-            for (Runbook.Step s : steps) {
-                Runbook.Outcome o = Runbook.runOn(c, s, out.dryRun);
-                outcomes.add(o);
-                if (o.exitCode() != Runbook.OK) { exit = o.exitCode(); break; }
-                if (s instanceof CreatePublication && !o.plan().isEmpty()) ((CreateSlot) steps.get(3)).publicationPlanned = true;
+            List<Runbook.Outcome> preview = runAll(c, steps, true);
+            Runbook.Outcome last = preview.get(preview.size() - 1);
+            if (out.dryRun || last.exitCode() != Runbook.OK) {
+                out.print(preview, last.exitCode() == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
+                return last.exitCode();
             }
-        } catch (Runbook.Failure f) {
-            out.print(outcomes); // what was done before the refusal
-            throw f;
+            List<Runbook.Outcome> outcomes = runAll(c, steps, false);
+            int exit = outcomes.get(outcomes.size() - 1).exitCode();
+            out.print(outcomes, exit == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
+            return exit;
         }
-        Map<String, Object> extra = new LinkedHashMap<>();
-        if (exit == Runbook.OK) extra.put("airbyteSource", configuration);
-        out.print(outcomes, extra);
-        return exit;
+    }
+
+    /** Runs the steps in order on one connection, up to the first that does not succeed. */
+    private static List<Runbook.Outcome> runAll(Connection c, List<Runbook.Step> steps, boolean dryRun) throws SQLException {
+        List<Runbook.Outcome> outcomes = new ArrayList<>();
+        for (Runbook.Step s : steps) {
+            Runbook.Outcome o = Runbook.runOn(c, s, dryRun);
+            outcomes.add(o);
+            if (o.exitCode() != Runbook.OK) break;
+            if (s instanceof CreatePublication && !o.plan().isEmpty()) ((CreateSlot) steps.get(3)).publicationPlanned = true;
+        }
+        return outcomes;
     }
 
     /** Two setups on one database at once run one after the other (a session-level advisory lock). */

@@ -1,0 +1,70 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Every alias once through the repo's own launcher, as a user meets it: catalog, //SOURCES and //DEPS wiring. */
+class LauncherTest {
+    static String db;
+
+    @BeforeAll static void database() throws Exception {
+        Assumptions.assumeTrue(System.getProperty("pg.version", "17.6.0").startsWith("17"), "aliases are checked once, on 17");
+        db = Pg.freshDatabase("launcher");
+        Pg.sql(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "ALTER TABLE public.orders OWNER TO " + Pg.OWNER);
+    }
+
+    record Result(int exit, String out, String err) {}
+
+    static Result jbang(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Pg.repoRoot().resolve("jbang").toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(Pg.repoRoot().toFile());
+        pb.environment().keySet().removeIf(k -> k.startsWith("PG") || k.equals("DATABASE_URL"));
+        pb.environment().put("NO_COLOR", "1");
+        java.nio.file.Path err = java.nio.file.Files.createTempFile("jbang", ".err");
+        Process p = pb.redirectError(err.toFile()).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        int exit = p.waitFor();
+        return new Result(exit, out, java.nio.file.Files.readString(err));
+    }
+
+    @Test void everyAliasRunsThroughTheLauncher() throws Exception {
+        String url = Pg.url(db);
+        Result wal = jbang("check-wal", "--url", url);
+        assertEquals(0, wal.exit(), wal.out() + wal.err());
+
+        String before = Pg.catalog(db);
+        Result dry = jbang("setup", "--url", url, "--dry-run");
+        assertEquals(0, dry.exit(), dry.out() + dry.err());
+        assertEquals(before, Pg.catalog(db));
+
+        for (String alias : List.of("grant-access", "create-publication", "create-slot")) {
+            Result r = jbang(alias, "--url", url, "--json");
+            assertEquals(0, r.exit(), alias + ": " + r.out() + r.err());
+        }
+        assertEquals(List.of("public.orders"), Pg.column(db, "SELECT schemaname || '.' || tablename FROM pg_publication_tables"));
+        assertEquals("pgoutput", Pg.value(db, "SELECT plugin FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
+
+        Result source = jbang("airbyte-source", "--url", url);
+        assertEquals(0, source.exit(), source.err());
+        assertEquals(db, new ObjectMapper().readTree(source.out()).get("database").asText());
+
+        Result again = jbang("setup", "--url", url);
+        assertEquals(0, again.exit(), again.out() + again.err());
+        for (Result r : List.of(wal, dry, source, again)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
+        Pg.sql("postgres", "SELECT pg_drop_replication_slot('airbyte_slot')");
+    }
+
+    @Test void theDemoShowsChangesArrivingThroughTheSlot() throws Exception {
+        Result demo = jbang("demo");
+        assertEquals(0, demo.exit(), demo.out() + demo.err());
+        assertEquals(5, demo.out().lines().filter(l -> l.strip().startsWith("cdc<")).count(), demo.out());
+    }
+}

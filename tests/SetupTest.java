@@ -1,0 +1,82 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SetupTest {
+    /** Slots are cluster-wide: each test starts without one. */
+    @org.junit.jupiter.api.AfterEach void dropSlots() throws Exception {
+        Pg.sql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active");
+    }
+
+    static String newDatabase(boolean withTableWithoutKey) throws Exception {
+        String db = Pg.freshDatabase("setup");
+        Pg.sql(db, "CREATE TABLE public.customers (id int PRIMARY KEY, name text)",
+                "CREATE TABLE public.orders (id int PRIMARY KEY, customer int)",
+                "ALTER TABLE public.customers OWNER TO " + Pg.OWNER, "ALTER TABLE public.orders OWNER TO " + Pg.OWNER);
+        if (withTableWithoutKey) Pg.sql(db, "CREATE TABLE public.audit (note text)", "ALTER TABLE public.audit OWNER TO " + Pg.OWNER);
+        return db;
+    }
+
+    static List<String> published(String db) throws Exception {
+        return Pg.column(db, "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = 'airbyte_publication' ORDER BY 1");
+    }
+
+    static List<String> slot(String db) throws Exception {
+        return Pg.column(db, "SELECT slot_name || ' ' || plugin FROM pg_replication_slots WHERE database = current_database()");
+    }
+
+    @Test void setsUpEverythingThenASecondRunChangesNothing() throws Exception {
+        String db = newDatabase(false);
+        Pg.Run r = Pg.run(new Setup(), "--url", Pg.url(db), "--json");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of("public.customers", "public.orders"), published(db));
+        assertEquals(List.of("airbyte_slot pgoutput"), slot(db));
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        assertEquals(4, json.get("steps").size());
+        assertEquals("airbyte_slot", json.get("airbyteSource").get("replication_method").get("replication_slot").asText());
+        assertFalse(r.all().contains(Pg.OWNER_PASSWORD));
+
+        String before = Pg.catalog(db);
+        Pg.Run again = Pg.run(new Setup(), "--url", Pg.url(db));
+        assertEquals(0, again.exit(), again.all());
+        assertEquals(before, Pg.catalog(db));
+    }
+
+    @Test void dryRunChangesNothingAndPrintsOneScriptWithThePublicationBeforeTheSlot() throws Exception {
+        String db = newDatabase(false);
+        String before = Pg.catalog(db);
+        Pg.Run r = Pg.run(new Setup(), "--url", Pg.url(db), "--dry-run");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(before, Pg.catalog(db));
+        int publication = r.out().indexOf("CREATE PUBLICATION"), slot = r.out().indexOf("pg_create_logical_replication_slot");
+        assertTrue(publication > 0 && slot > publication, r.out());
+        assertFalse(r.out().contains(Pg.OWNER_PASSWORD));
+    }
+
+    @Test void aTableWithoutPrimaryKeyStopsSetupBeforeAnythingChanges() throws Exception {
+        String db = newDatabase(true);
+        String before = Pg.catalog(db);
+        Pg.Run r = Pg.run(new Setup(), "--url", Pg.url(db));
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(before, Pg.catalog(db));
+        Pg.Run fixed = Pg.run(new Setup(), "--url", Pg.url(db), "--replica-identity", "full");
+        assertEquals(0, fixed.exit(), fixed.all());
+        assertEquals("f", Pg.value(db, "SELECT relreplident FROM pg_class WHERE oid = 'public.audit'::regclass"));
+        assertEquals(List.of("public.audit", "public.customers", "public.orders"), published(db));
+    }
+
+    @Test void aMissingSchemaIsBadInputAndChangesNothing() throws Exception {
+        String db = newDatabase(false);
+        String before = Pg.catalog(db);
+        assertEquals(2, Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "nope").exit());
+        assertEquals(before, Pg.catalog(db));
+    }
+
+    @Test void badInputIsCaughtBeforeConnecting() {
+        assertEquals(2, Pg.run(new Setup(), "--url", "postgresql://alex@localhost:1/x", "--slot", "Bad-Slot", "--wait", "0").exit());
+        assertEquals(2, Pg.run(new Setup(), "--url", "postgresql://alex@localhost:1/x", "--table", "orders", "--wait", "0").exit());
+    }
+}
