@@ -1,0 +1,215 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//SOURCES Runbook.java
+//DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, and Airbyte Cloud's IPs to allow (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "airbyte-source", mixinStandardHelpOptions = true, version = "airbyte-source 1.0",
+        description = {"Turns your connection string into Airbyte's source-postgres configuration for CDC (JSON on "
+                + "stdout, valid for connector 3.7 and 3.8), or the list of fields to fill in Airbyte's \"Create a source\" "
+                + "form (--form), or Airbyte Cloud's addresses to allow in Neon's IP Allow (--ip-allowlist).",
+                "Does not connect to the database. The password is left out unless --include-password."},
+        footer = {"%nExamples:",
+                "  jbang airbyte-source --url \"$DATABASE_URL\" > source.json",
+                "  jbang airbyte-source --url \"$DATABASE_URL\" --form",
+                "  jbang airbyte-source --schema public --schema \"Sales Data\" > source.json",
+                "  jbang airbyte-source --sslmode verify-full --ca-cert isrg-root-x1.pem --form",
+                "  jbang airbyte-source --ip-allowlist us"})
+class AirbyteSource implements Callable<Integer> {
+    @Mixin Runbook.Db db = new Runbook.Db();
+
+    @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Replication slot Airbyte reads from (default: ${DEFAULT-VALUE}).")
+    String slot;
+    @Option(names = "--publication", defaultValue = "airbyte_publication", description = "Publication of the tables to replicate (default: ${DEFAULT-VALUE}).")
+    String publication;
+    @Option(names = "--schema", paramLabel = "SCHEMA", description = "Schema to sync, case-sensitive; repeat for several (default: public).")
+    List<String> schemas;
+    @Option(names = "--include-password", description = "Put the password in the output (it is a secret: keep the file private).")
+    boolean includePassword;
+    @Option(names = "--ca-cert", paramLabel = "FILE", description = "PEM file of the CA that signed the server's certificate (needed for --sslmode verify-ca and verify-full).")
+    Path caCert;
+    @Option(names = "--form", description = "Print the fields to enter in Airbyte's \"Create a source\" form instead of JSON.")
+    boolean form;
+    @Option(names = "--ip-allowlist", arity = "0..1", fallbackValue = "all", paramLabel = "us|eu|all",
+            description = "Print Airbyte Cloud's addresses to allow in Neon's IP Allow (default: all).")
+    String ipAllowlist;
+
+    /** Airbyte Cloud's egress addresses (docs.airbyte.com/operating-airbyte/security). */
+    static final List<String> US = List.of("34.106.109.131", "34.106.196.165", "34.106.60.246", "34.106.229.69",
+            "34.106.127.139", "34.106.218.58", "34.106.115.240", "34.106.225.141", "34.33.7.0/29");
+    static final List<String> EU = List.of("13.37.4.46", "13.37.142.60", "35.181.124.238");
+
+    private final List<String> notes = new ArrayList<>();
+    private static final String PASSWORD_NOTE = "note: the password is not in this output: enter it in Airbyte's "
+            + "Password field (or run again with --include-password)";
+
+    /** The source-postgres configuration, in the connector's field order; throws {@link Runbook.Failure} on bad input. */
+    public Map<String, Object> configuration() {
+        notes.clear();
+        Runbook.Target t = db.target();
+        if (t.isPooler())
+            throw Runbook.badInput("host " + t.host + " is Neon's connection pooler, which refuses the replication "
+                    + "connection CDC needs: use the direct host " + t.directHost());
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("host", t.host);
+        c.put("port", t.port);
+        c.put("database", t.database);
+        c.put("username", t.user);
+        if (includePassword) {
+            if (t.password == null)
+                throw Runbook.badInput("--include-password: no password found; put it in --url, $PGPASSWORD, or use --password to be prompted");
+            c.put("password", t.password);
+        } else {
+            notes.add(PASSWORD_NOTE);
+        }
+        c.put("schemas", schemaNames());
+        c.put("ssl_mode", sslMode(t.sslmode, t.sslrootcert));
+        Map<String, Object> cdc = new LinkedHashMap<>();
+        cdc.put("method", "CDC");
+        cdc.put("replication_slot", slotName(slot));
+        cdc.put("publication", Runbook.name("--publication", publication));
+        c.put("replication_method", cdc);
+        c.put("tunnel_method", Map.of("tunnel_method", "NO_TUNNEL"));
+        if (t.isLocal())
+            notes.add("warning: host " + t.host + " is reachable from this machine only; Airbyte Cloud needs a public host");
+        return c;
+    }
+
+    /** The warnings and notes (for stderr) of the last {@link #configuration()} or {@link #form()}. */
+    public List<String> notes() { return List.copyOf(notes); }
+
+    /** Schema names as given (case-sensitive, spaces kept), without duplicates; default public. */
+    private List<String> schemaNames() {
+        Set<String> names = new LinkedHashSet<>();
+        for (String raw : schemas == null || schemas.isEmpty() ? List.of("public") : schemas) names.add(Runbook.name("--schema", raw));
+        return List.copyOf(names);
+    }
+
+    /** PostgreSQL's own rule for slot names (ReplicationSlotValidateName). */
+    static String slotName(String raw) {
+        if (raw == null || !raw.matches("[a-z0-9_]{1,63}"))
+            throw Runbook.badInput("--slot '" + raw + "' is not a valid replication slot name: use lower-case letters, "
+                    + "digits and underscores, at most 63 characters (e.g. airbyte_slot)");
+        return raw;
+    }
+
+    private Map<String, Object> sslMode(String mode, String urlRootCert) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("mode", mode);
+        switch (mode) {
+            case "allow", "prefer" -> throw Runbook.badInput("--sslmode " + mode + ": Airbyte's CDC refuses allow and prefer; "
+                    + "use --sslmode require (or verify-ca / verify-full with --ca-cert FILE)");
+            case "disable" -> notes.add("warning: ssl_mode disable: Airbyte Cloud refuses an unencrypted connection "
+                    + "without an SSH tunnel; use --sslmode require");
+            case "verify-ca", "verify-full" -> {
+                Path file = caCert != null ? caCert : urlRootCert != null && !urlRootCert.equals("system") ? Path.of(urlRootCert) : null;
+                if (file == null)
+                    throw Runbook.badInput("--sslmode " + mode + " needs --ca-cert FILE: the PEM certificate of the CA that "
+                            + "signed the server's certificate (Neon's certificates chain to Let's Encrypt's ISRG Root X1)");
+                m.put("ca_certificate", pem(file));
+            }
+            default -> { } // require
+        }
+        if (caCert != null && !m.containsKey("ca_certificate"))
+            notes.add("note: --ca-cert is only used with --sslmode verify-ca or verify-full; ignored");
+        return m;
+    }
+
+    /** The file's text, once it is known to hold at least one X.509 certificate. */
+    private static String pem(Path file) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+            if (CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(bytes)).isEmpty())
+                throw new CertificateException();
+        } catch (IOException e) {
+            throw Runbook.badInput("--ca-cert " + file + ": cannot read it (" + e.getClass().getSimpleName() + ")");
+        } catch (CertificateException | RuntimeException e) {
+            throw Runbook.badInput("--ca-cert " + file + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+        }
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        if (!text.contains("-----BEGIN CERTIFICATE-----"))
+            throw Runbook.badInput("--ca-cert " + file + " is a DER file: Airbyte wants PEM (openssl x509 -inform der -in FILE -out ca.pem)");
+        return text;
+    }
+
+    /** The fields a person enters in Airbyte's "Create a source" dialog, in the dialog's order. */
+    public String form() {
+        Map<String, Object> c = configuration();
+        notes.remove(PASSWORD_NOTE); // the form's Password row says it
+        @SuppressWarnings("unchecked") Map<String, Object> ssl = (Map<String, Object>) c.get("ssl_mode");
+        @SuppressWarnings("unchecked") Map<String, Object> cdc = (Map<String, Object>) c.get("replication_method");
+        @SuppressWarnings("unchecked") List<String> names = (List<String>) c.get("schemas");
+        StringBuilder b = new StringBuilder("Airbyte: Sources > + New source > Postgres, then enter:\n");
+        row(b, "Host", c.get("host"));
+        row(b, "Port", c.get("port"));
+        row(b, "Database Name", c.get("database"));
+        row(b, "Username", c.get("username"));
+        row(b, "Password", includePassword ? c.get("password") : "(the password from your connection string)");
+        b.append("  Optional fields:\n");
+        for (int i = 0; i < names.size(); i++) row(b, i == 0 ? "Schemas" : "", names.get(i) + (i == 0 && names.size() > 1 ? "   (one entry each)" : ""));
+        row(b, "SSL Mode", ssl.get("mode"));
+        if (ssl.containsKey("ca_certificate")) row(b, "CA Certificate", "(paste the content of " + (caCert != null ? caCert : db.target().sslrootcert) + ")");
+        b.append("  Advanced:\n");
+        row(b, "Replication Method", "Logical Replication (CDC)   (newer forms: Update Method > Read Changes using ... (CDC))");
+        row(b, "Replication Slot", cdc.get("replication_slot"));
+        row(b, "Publication", cdc.get("publication"));
+        b.append("Then click \"Set up source\": Airbyte tests the connection.\n");
+        return b.toString();
+    }
+
+    private static void row(StringBuilder b, String label, Object value) {
+        b.append(String.format("  %-20s %s%n", label, value));
+    }
+
+    /** Airbyte Cloud's addresses for a region (us, eu or all), with where to enter them in Neon. */
+    static String allowlist(String region) {
+        String r = region.strip().toLowerCase();
+        if (!List.of("us", "eu", "all").contains(r))
+            throw Runbook.badInput("--ip-allowlist '" + region + "' is not one of us, eu, all (the region of your Airbyte Cloud workspace)");
+        StringBuilder b = new StringBuilder("# Airbyte Cloud connects from these addresses (docs.airbyte.com/operating-airbyte/security).\n"
+                + "# Only needed when IP Allow is on: Neon console > your project > Settings > IP Allow; add each line, then save.\n");
+        if (!r.equals("eu")) b.append("# US\n").append(String.join("\n", US)).append('\n');
+        if (!r.equals("us")) b.append("# EU\n").append(String.join("\n", EU)).append('\n');
+        return b.toString();
+    }
+
+    static String json(Map<String, Object> configuration) {
+        try {
+            return new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(configuration);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public Integer call() {
+        String allow = ipAllowlist == null ? null : allowlist(ipAllowlist);
+        if (form || allow == null) {
+            String text = form ? form() : json(configuration()) + "\n";
+            notes.forEach(System.err::println);
+            System.out.print(text);
+        }
+        if (allow != null) System.out.print((form ? "\n" : "") + allow);
+        return Runbook.OK;
+    }
+
+    public static void main(String... args) { System.exit(Runbook.cli(new AirbyteSource()).execute(args)); }
+}
