@@ -2,8 +2,6 @@
 //SOURCES Runbook.java
 //DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, and Airbyte Cloud's IPs to allow (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -84,7 +82,7 @@ class AirbyteSource implements Callable<Integer> {
         c.put("ssl_mode", sslMode(t.sslmode, t.sslrootcert));
         Map<String, Object> cdc = new LinkedHashMap<>();
         cdc.put("method", "CDC");
-        cdc.put("replication_slot", slotName(slot));
+        cdc.put("replication_slot", Runbook.slotName(slot));
         cdc.put("publication", Runbook.name("--publication", publication));
         c.put("replication_method", cdc);
         c.put("tunnel_method", Map.of("tunnel_method", "NO_TUNNEL"));
@@ -101,14 +99,6 @@ class AirbyteSource implements Callable<Integer> {
         Set<String> names = new LinkedHashSet<>();
         for (String raw : schemas == null || schemas.isEmpty() ? List.of("public") : schemas) names.add(Runbook.name("--schema", raw));
         return List.copyOf(names);
-    }
-
-    /** PostgreSQL's own rule for slot names (ReplicationSlotValidateName). */
-    static String slotName(String raw) {
-        if (raw == null || !raw.matches("[a-z0-9_]{1,63}"))
-            throw Runbook.badInput("--slot '" + raw + "' is not a valid replication slot name: use lower-case letters, "
-                    + "digits and underscores, at most 63 characters (e.g. airbyte_slot)");
-        return raw;
     }
 
     private Map<String, Object> sslMode(String mode, String urlRootCert) {
@@ -192,18 +182,10 @@ class AirbyteSource implements Callable<Integer> {
         return b.toString();
     }
 
-    static String json(Map<String, Object> configuration) {
-        try {
-            return new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(configuration);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     public Integer call() {
         String allow = ipAllowlist == null ? null : allowlist(ipAllowlist);
         if (form || allow == null) {
-            String text = form ? form() : json(configuration()) + "\n";
+            String text = form ? form() : Runbook.Output.pretty(configuration()) + "\n";
             notes.forEach(System.err::println);
             System.out.print(text);
         }

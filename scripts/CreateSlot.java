@@ -37,9 +37,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
     public String name() { return "create-slot"; }
 
     public void validate() {
-        if (!slot.matches("[a-z0-9_]{1,63}"))
-            throw Runbook.badInput("--slot '" + slot + "' is not a valid slot name: use lower-case letters, digits and "
-                    + "underscores, at most 63 (e.g. airbyte_slot)");
+        Runbook.slotName(slot);
         publication = Runbook.name("--publication", publication);
         if (db.target().isPooler())
             throw Runbook.badInput("host " + db.target().host + " is Neon's connection pooler, which cannot create or "

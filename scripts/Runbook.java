@@ -182,6 +182,14 @@ final class Runbook {
         return s;
     }
 
+    /** PostgreSQL's own rule for slot names (ReplicationSlotValidateName), checked before connecting. */
+    static String slotName(String raw) {
+        if (raw == null || !raw.matches("[a-z0-9_]{1,63}"))
+            throw badInput("--slot '" + raw + "' is not a valid replication slot name: use lower-case letters, "
+                    + "digits and underscores, at most 63 characters (e.g. airbyte_slot)");
+        return raw;
+    }
+
     /** {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}. */
     static String[] tableName(String raw) {
         String s = raw.strip();
