@@ -122,15 +122,27 @@ final class Runbook {
             if (plan.transactional()) c.commit();
         } catch (BatchUpdateException e) {
             if (plan.transactional()) c.rollback();
-            int done = e.getUpdateCounts() == null ? -1 : e.getUpdateCounts().length;
-            Sql culprit = done >= 0 && done < plan.statements().size() ? plan.statements().get(done) : null;
-            throw refused(e.getNextException() != null ? e.getNextException() : e, culprit);
+            throw refused(e.getNextException() != null ? e.getNextException() : e, culprit(e, plan));
         } catch (SQLException e) {
             if (plan.transactional() && !c.isClosed()) c.rollback();
             throw refused(e, null);
         } finally {
             if (!c.isClosed()) c.setAutoCommit(auto);
         }
+    }
+
+    /**
+     * The statement a batch failed on. In a transaction pgjdbc marks every entry EXECUTE_FAILED, so the update counts
+     * cannot tell; its message quotes the failing statement ("Batch entry 2 ALTER TABLE ... was aborted"), in any locale.
+     */
+    static Sql culprit(BatchUpdateException e, Plan plan) {
+        int done = e.getUpdateCounts() == null ? -1 : e.getUpdateCounts().length;
+        if (done >= 0 && done < plan.statements().size()) return plan.statements().get(done);
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        Sql found = null;
+        for (Sql s : plan.statements())
+            if (m.contains(s.text()) && (found == null || s.text().length() > found.text().length())) found = s;
+        return found;
     }
 
     /** A database error during a change: exit 4 (3 if the connection broke), one line naming the object. */

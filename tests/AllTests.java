@@ -12,6 +12,8 @@
 //SOURCES CheckWalTest.java
 //SOURCES CreateSlotTest.java
 //SOURCES ../scripts/AirbyteSource.java
+//SOURCES ../scripts/CreatePublication.java
+//SOURCES CreatePublicationTest.java
 //SOURCES AirbyteSourceTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed"
 
@@ -38,7 +40,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * then once per other major asked for, each in its own JVM (a JVM holds one PostgreSQL's binaries).
  */
 class AllTests {
-    static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, CreateSlotTest.class, AirbyteSourceTest.class);
+    static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, CreateSlotTest.class, AirbyteSourceTest.class,
+            CreatePublicationTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed$");

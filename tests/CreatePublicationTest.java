@@ -1,0 +1,228 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class CreatePublicationTest {
+    String db;
+
+    @BeforeEach void database() throws Exception { db = Pg.freshDatabase("publication"); }
+
+    /** Runs statements as the Neon-like default role, so it owns what they create. */
+    void asOwner(String... statements) throws Exception {
+        try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD); Statement st = c.createStatement()) {
+            for (String s : statements) st.execute(s);
+        }
+    }
+
+    Pg.Run run(String... args) {
+        String[] all = new String[args.length + 2];
+        all[0] = "--url";
+        all[1] = Pg.url(db);
+        System.arraycopy(args, 0, all, 2, args.length);
+        return Pg.run(new CreatePublication(), all);
+    }
+
+    List<String> published(String pub) throws Exception {
+        return Pg.column(db, "SELECT format('%s.%s', schemaname, tablename) FROM pg_publication_tables WHERE pubname = '"
+                + pub + "' ORDER BY 1");
+    }
+
+    String identity(String regclass) throws Exception {
+        return Pg.value(db, "SELECT relreplident FROM pg_class WHERE oid = '" + regclass.replace("'", "''") + "'::regclass");
+    }
+
+    @Test void weirdNamesArePublishedAndIdentitiesSetOnlyWhereNeeded() throws Exception {
+        asOwner("CREATE SCHEMA \"Sales Data\"",
+                "CREATE TABLE \"Sales Data\".\"we\"\"ird\" (id int PRIMARY KEY, v text)",
+                "CREATE TABLE \"Sales Data\".\"Orders\" (id int PRIMARY KEY) ",
+                "ALTER TABLE \"Sales Data\".\"Orders\" REPLICA IDENTITY NOTHING",
+                "CREATE TABLE public.kept (id int PRIMARY KEY)",
+                "ALTER TABLE public.kept REPLICA IDENTITY FULL",
+                "CREATE TABLE public.other (id int PRIMARY KEY)");
+        Pg.Run r = run("--table", "Sales Data.we\"ird", "--table", "\"Sales Data\".\"Orders\"", "--table", "kept");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of("Sales Data.Orders", "Sales Data.we\"ird", "public.kept"), published("airbyte_publication"));
+        assertEquals("d", identity("\"Sales Data\".\"Orders\""));
+        assertEquals("d", identity("\"Sales Data\".\"we\"\"ird\""));
+        assertEquals("f", identity("public.kept"), "an existing FULL is kept");
+        assertTrue(r.out().contains("kept as they are"), r.out());
+
+        String before = Pg.catalog(db);
+        Pg.Run again = run("--table", "Sales Data.we\"ird", "--table", "\"Sales Data\".\"Orders\"", "--table", "kept");
+        assertEquals(0, again.exit(), again.all());
+        assertTrue(again.out().contains("already done"), again.out());
+        assertEquals(before, Pg.catalog(db));
+    }
+
+    @Test void defaultIsEveryTableOfPublicAndDryRunChangesNothing() throws Exception {
+        asOwner("CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)",
+                "ALTER TABLE b REPLICA IDENTITY NOTHING", "CREATE SCHEMA s", "CREATE TABLE s.c (id int PRIMARY KEY)");
+        String before = Pg.catalog(db);
+        Pg.Run dry = run("--dry-run");
+        assertEquals(0, dry.exit(), dry.all());
+        assertEquals(before, Pg.catalog(db));
+        assertTrue(dry.out().contains("SET LOCAL lock_timeout = '5s';\nALTER TABLE \"public\".\"b\" REPLICA IDENTITY DEFAULT;\n"
+                + "CREATE PUBLICATION \"airbyte_publication\" FOR TABLE \"public\".\"a\", \"public\".\"b\";"), dry.out());
+
+        Pg.Run r = run();
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of("public.a", "public.b"), published("airbyte_publication"));
+        assertEquals("d", identity("b"));
+    }
+
+    @Test void badNamesAreExit2AndChangeNothing() throws Exception {
+        asOwner("CREATE TABLE a (id int PRIMARY KEY)", "CREATE SCHEMA x", "CREATE TABLE x.dup (id int PRIMARY KEY)",
+                "CREATE SCHEMA y", "CREATE TABLE y.dup (id int PRIMARY KEY)", "CREATE SCHEMA empty",
+                "ALTER TABLE a REPLICA IDENTITY NOTHING");
+        String before = Pg.catalog(db);
+        Pg.Run unknown = run("--table", "a", "--table", "public.nope");
+        assertEquals(2, unknown.exit(), unknown.all());
+        assertTrue(unknown.err().contains("'public.nope': no such table"), unknown.err());
+        Pg.Run caps = run("--table", "A");
+        assertEquals(2, caps.exit(), caps.all());
+        Pg.Run schema = run("--schema", "nope");
+        assertEquals(2, schema.exit(), schema.all());
+        assertTrue(schema.err().contains("'nope': no such schema"), schema.err());
+        Pg.Run empty = run("--schema", "empty");
+        assertEquals(2, empty.exit(), empty.all());
+        assertTrue(empty.err().contains("has no tables"), empty.err());
+        Pg.Run ambiguous = run("--table", "dup");
+        assertEquals(2, ambiguous.exit(), ambiguous.all());
+        assertTrue(ambiguous.err().contains("ambiguous, write schema.table: it is in schemas x, y"), ambiguous.err());
+        assertEquals(2, run("--table", "a", "--lock-timeout", "5 seconds").exit());
+        assertEquals(2, run("--table", "a", "--replica-identity", "index").exit());
+        assertEquals(before, Pg.catalog(db));
+
+        Pg.Run qualified = run("--table", "x.dup", "--table", "public.a", "--table", "a");
+        assertEquals(0, qualified.exit(), qualified.all());
+        assertEquals(List.of("public.a", "x.dup"), published("airbyte_publication"));
+    }
+
+    @Test void tableWithoutPrimaryKeyFailsUntilFullIsAsked() throws Exception {
+        asOwner("CREATE TABLE logs (at timestamptz, line text)", "CREATE TABLE ok (id int PRIMARY KEY)");
+        String before = Pg.catalog(db);
+        Pg.Run r = run("--table", "logs", "--table", "ok");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.out().contains("\"public\".\"logs\""), r.out());
+        assertTrue(r.out().contains("--replica-identity full") && r.out().contains("ADD PRIMARY KEY")
+                && r.out().contains("REPLICA IDENTITY USING INDEX"), r.out());
+        assertEquals(before, Pg.catalog(db));
+
+        Pg.Run full = run("--table", "logs", "--table", "ok", "--replica-identity", "full");
+        assertEquals(0, full.exit(), full.all());
+        assertEquals("f", identity("logs"));
+        assertEquals("d", identity("ok"), "a table with a primary key keeps DEFAULT");
+        assertEquals(List.of("public.logs", "public.ok"), published("airbyte_publication"));
+        Pg.sql(db, "INSERT INTO logs VALUES (now(), 'a'), (now(), 'b')", "UPDATE logs SET line = 'c' WHERE line = 'a'",
+                "DELETE FROM logs WHERE line = 'b'");
+        assertEquals("c", Pg.value(db, "SELECT string_agg(line, ',') FROM logs"));
+    }
+
+    @Test void existingPublicationIsSetToTheAskedTablesOrOnlyAddedTo() throws Exception {
+        asOwner("CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)",
+                "CREATE TABLE extra (id int PRIMARY KEY)",
+                "CREATE PUBLICATION keep FOR TABLE a, extra WITH (publish = 'insert')",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE a, extra");
+        Pg.Run added = run("--publication", "keep", "--table", "a", "--table", "b", "--add");
+        assertEquals(0, added.exit(), added.all());
+        assertEquals(List.of("public.a", "public.b", "public.extra"), published("keep"));
+        assertEquals("t", Pg.value(db, "SELECT pubinsert AND pubupdate AND pubdelete FROM pg_publication WHERE pubname = 'keep'"));
+
+        Pg.Run set = run("--table", "a", "--table", "b");
+        assertEquals(0, set.exit(), set.all());
+        assertTrue(set.out().contains("warn") && set.out().contains("removes \"public\".\"extra\""), set.out());
+        assertEquals(List.of("public.a", "public.b"), published("airbyte_publication"));
+    }
+
+    @Test void partitionedTableIsPublishedThroughItsRootAndItsLeavesGetTheIdentity() throws Exception {
+        asOwner("CREATE TABLE events (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)",
+                "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+                "CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "ALTER TABLE events_2025 REPLICA IDENTITY NOTHING",
+                "CREATE TABLE metrics (at date, v int) PARTITION BY RANGE (at)",
+                "CREATE TABLE metrics_2025 PARTITION OF metrics FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE events");
+        String before = Pg.catalog(db);
+        Pg.Run noPk = run("--table", "events", "--table", "metrics");
+        assertEquals(1, noPk.exit(), noPk.all());
+        assertTrue(noPk.out().contains("\"public\".\"metrics_2025\""), noPk.out());
+        assertEquals(before, Pg.catalog(db));
+
+        Pg.Run r = run("--table", "events", "--table", "metrics", "--replica-identity", "full");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("t", Pg.value(db, "SELECT pubviaroot FROM pg_publication WHERE pubname = 'airbyte_publication'"));
+        assertEquals(List.of("public.events", "public.metrics"), published("airbyte_publication"));
+        assertEquals("d", identity("events_2025"));
+        assertEquals("d", identity("events_2024"));
+        assertEquals("f", identity("metrics_2025"));
+        Pg.sql(db, "INSERT INTO metrics VALUES ('2025-02-01', 1)", "UPDATE metrics SET v = 2", "DELETE FROM metrics");
+        String after = Pg.catalog(db);
+        assertEquals(0, run("--table", "events", "--table", "metrics", "--replica-identity", "full").exit());
+        assertEquals(after, Pg.catalog(db));
+    }
+
+    @Test void tablesOwnedBySomeoneElseFailBeforeAnyChange() throws Exception {
+        asOwner("CREATE TABLE mine (id int PRIMARY KEY)", "ALTER TABLE mine REPLICA IDENTITY NOTHING");
+        Pg.sql(db, "CREATE TABLE theirs (id int PRIMARY KEY)", "ALTER TABLE theirs OWNER TO " + Pg.APP);
+        String before = Pg.catalog(db);
+        Pg.Run r = run("--table", "mine", "--table", "theirs");
+        assertEquals(1, r.exit(), r.all());
+        assertTrue(r.out().contains("\"public\".\"theirs\" (owner app_owner)"), r.out());
+        assertTrue(r.out().contains("GRANT \"app_owner\" TO \"alex\";"), r.out());
+        assertEquals(before, Pg.catalog(db));
+
+        Pg.sql(db, "CREATE PUBLICATION airbyte_publication FOR TABLE theirs", "ALTER PUBLICATION airbyte_publication OWNER TO " + Pg.APP);
+        String withPublication = Pg.catalog(db);
+        Pg.Run pub = run("--table", "mine", "--add");
+        assertEquals(1, pub.exit(), pub.all());
+        assertTrue(pub.out().contains("publication \"airbyte_publication\" is owned by app_owner"), pub.out());
+        assertEquals(withPublication, Pg.catalog(db));
+    }
+
+    @Test void lockTimeoutNamesTheTableAndChangesNothing() throws Exception {
+        asOwner("CREATE TABLE free (id int PRIMARY KEY)", "ALTER TABLE free REPLICA IDENTITY NOTHING",
+                "CREATE TABLE \"Busy\" (id int PRIMARY KEY)", "ALTER TABLE \"Busy\" REPLICA IDENTITY NOTHING");
+        String before = Pg.catalog(db);
+        try (Connection reader = Pg.superuser(db)) {
+            reader.setAutoCommit(false);
+            reader.createStatement().executeQuery("SELECT count(*) FROM \"Busy\"").close();
+            Pg.Run r = run("--lock-timeout", "200ms", "--table", "free", "--table", "Busy");
+            assertEquals(4, r.exit(), r.all());
+            assertTrue(r.err().contains("\"public\".\"Busy\": could not take a lock"), r.err());
+            assertEquals(before, Pg.catalog(db));
+            reader.commit();
+        }
+        Pg.Run r = run("--lock-timeout", "200ms");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("d", identity("\"Busy\""));
+        assertEquals(List.of("public.Busy", "public.free"), published("airbyte_publication"));
+    }
+
+    @Test void aliasRunsThroughTheRealLauncher() throws Exception {
+        asOwner("CREATE TABLE a (id int PRIMARY KEY)");
+        String before = Pg.catalog(db);
+        Process p = new ProcessBuilder(Pg.repoRoot().resolve("jbang").toString(), "create-publication", "--url", Pg.url(db),
+                "--dry-run").directory(Pg.repoRoot().toFile()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), output);
+        assertTrue(output.contains("CREATE PUBLICATION \"airbyte_publication\" FOR TABLE \"public\".\"a\";"), output);
+        assertFalse(output.contains(Pg.OWNER_PASSWORD), output);
+        assertEquals(before, Pg.catalog(db));
+    }
+
+    @Test void manyTablesAreSummarisedNotListed() throws Exception {
+        asOwner("CREATE SCHEMA big", "DO $$ BEGIN FOR i IN 1..150 LOOP EXECUTE format("
+                + "'CREATE TABLE big.t%s (id int PRIMARY KEY) WITH (autovacuum_enabled = false)', i); END LOOP; END $$",
+                "ALTER TABLE big.t7 REPLICA IDENTITY NOTHING");
+        Pg.Run r = run("--schema", "big");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("150", Pg.value(db, "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'airbyte_publication'"));
+        assertEquals("d", identity("big.t7"));
+        assertTrue(r.out().lines().count() < 12, r.out());
+        assertTrue(r.out().contains("and 140 more"), r.out());
+    }
+}
