@@ -9,6 +9,8 @@
 //SOURCES Pg.java
 //SOURCES ../scripts/CheckWal.java
 //SOURCES CheckWalTest.java
+//SOURCES ../scripts/GrantAccess.java
+//SOURCES GrantAccessTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -34,7 +36,7 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * then once per other major asked for, each in its own JVM (a JVM holds one PostgreSQL's binaries).
  */
 class AllTests {
-    static final List<Class<?>> CLASSES = List.of(CheckWalTest.class);
+    static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed$");
