@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  */
 class ReplicationTest {
     static String db;
-    static final List<String> TABLES = List.of("public.orders", "\"Sales Data\".\"Line \"\"Items\"\"\"",
+    static final List<String> TABLES = List.of("public.orders", "\"Sales Data\".\"Line \"\"Items\"\" 2\"",
             "public.events", "public.measurements");
 
     @BeforeAll static void database() throws Exception {
@@ -23,7 +23,7 @@ class ReplicationTest {
             st.execute("""
                     CREATE TABLE public.orders (id int PRIMARY KEY, status text);
                     CREATE SCHEMA "Sales Data";
-                    CREATE TABLE "Sales Data"."Line ""Items""" (id int PRIMARY KEY, qty int);
+                    CREATE TABLE "Sales Data"."Line ""Items"" 2" (id int PRIMARY KEY, qty int);
                     CREATE TABLE public.events (at int, note text);
                     CREATE TABLE public.measurements (id int, taken date, value int, PRIMARY KEY (id, taken))
                         PARTITION BY RANGE (taken);
@@ -52,9 +52,9 @@ class ReplicationTest {
                     INSERT INTO public.orders VALUES (1, 'new');
                     UPDATE public.orders SET status = 'paid' WHERE id = 1;
                     DELETE FROM public.orders WHERE id = 1;
-                    INSERT INTO "Sales Data"."Line ""Items""" VALUES (1, 5);
-                    UPDATE "Sales Data"."Line ""Items""" SET qty = 6;
-                    DELETE FROM "Sales Data"."Line ""Items""";
+                    INSERT INTO "Sales Data"."Line ""Items"" 2" VALUES (1, 5);
+                    UPDATE "Sales Data"."Line ""Items"" 2" SET qty = 6;
+                    DELETE FROM "Sales Data"."Line ""Items"" 2";
                     INSERT INTO public.events VALUES (1, 'hello');
                     UPDATE public.events SET note = 'bye';
                     DELETE FROM public.events;
@@ -65,7 +65,7 @@ class ReplicationTest {
             Set<String> seen = new TreeSet<>();
             for (CdcStream.Change ch : changes) seen.add(ch.table() + " " + ch.op());
             Set<String> expected = new TreeSet<>();
-            for (String table : List.of("public.orders", "Sales Data.Line \"Items\"", "public.events", "public.measurements"))
+            for (String table : List.of("public.orders", "Sales Data.Line \"Items\" 2", "public.events", "public.measurements"))
                 for (String op : List.of("insert", "update", "delete")) expected.add(table + " " + op);
             assertEquals(expected, seen, changes.toString());
             assertEquals(15, changes.size(), changes.toString());
