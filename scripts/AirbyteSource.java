@@ -40,6 +40,8 @@ class AirbyteSource implements Callable<Integer> {
     String publication;
     @Option(names = "--schema", paramLabel = "SCHEMA", description = "Schema to sync, case-sensitive; repeat for several (default: public).")
     List<String> schemas;
+    /** Set by setup: the role Airbyte connects as, when it is not the connected user (--role). */
+    String role;
     @Option(names = "--include-password", description = "Put the password in the output (it is a secret: keep the file private).")
     boolean includePassword;
     @Option(names = "--ca-cert", paramLabel = "FILE", description = "PEM file of the CA that signed the server's certificate (needed for --sslmode verify-ca and verify-full).")
@@ -70,8 +72,11 @@ class AirbyteSource implements Callable<Integer> {
         c.put("host", t.host);
         c.put("port", t.port);
         c.put("database", t.database);
-        c.put("username", t.user);
-        if (includePassword) {
+        boolean otherRole = role != null && !Runbook.name("--role", role).equals(t.user);
+        c.put("username", otherRole ? Runbook.name("--role", role) : t.user);
+        if (otherRole) {
+            notes.add("note: Airbyte connects as " + role + ", whose password is not known here: enter it in Airbyte's Password field");
+        } else if (includePassword) {
             if (t.password == null)
                 throw Runbook.badInput("--include-password: no password found; put it in --url, $PGPASSWORD, or use --password to be prompted");
             c.put("password", t.password);

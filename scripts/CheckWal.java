@@ -38,6 +38,9 @@ class CheckWal implements Callable<Integer>, Runbook.Step {
             boolean neon = (endpoint != null && !endpoint.isEmpty()) || db.target().isNeonHost();
             f.add(Runbook.Finding.ok("server", "PostgreSQL " + version + (neon ? " on Neon" + (endpoint == null || endpoint.isEmpty()
                     ? "" : " (endpoint " + endpoint + ")") : "")));
+            if (db.target().isPooler())
+                f.add(Runbook.Finding.warn("host", db.target().host + " is Neon's connection pooler: replication (the slot, "
+                        + "Airbyte) needs the direct host", "use " + db.target().directHost() + " in --url and in Airbyte"));
             if (walLevel.equals("logical")) f.add(Runbook.Finding.ok("wal_level", "logical"));
             else f.add(Runbook.Finding.fail("wal_level", walLevel + " (logical replication needs logical)", neon
                     ? "Neon console: your project > Settings > enable logical replication (it cannot be turned off, and "

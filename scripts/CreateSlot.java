@@ -91,7 +91,8 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                 if (free <= 0)
                     f.add(Runbook.Finding.fail("free slots", "none of max_replication_slots is free; in use: " + inUse,
                             "drop one that is unused: SELECT pg_drop_replication_slot('<name>');  or raise max_replication_slots"));
-                if (!publicationExists && !publicationPlanned) {
+                if (publicationExists) f.add(Runbook.Finding.ok("publication", publication + " exists"));
+                else if (!publicationPlanned) {
                     String why = "publication " + publication + " does not exist yet: a slot created before its publication "
                             + "fails with 'publication does not exist' on PostgreSQL 14-17 once a published table is written";
                     String fix = "jbang create-publication --publication " + publication + " ...  first (or --force)";
@@ -105,6 +106,11 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
         String sql = "SELECT pg_create_logical_replication_slot(" + Runbook.literal(slot) + ", 'pgoutput')";
         // A slot cannot be created in a transaction that has written: it runs on its own, in autocommit.
         return new Runbook.Assessment(f, new Runbook.Plan(List.of(new Runbook.Sql(sql, "slot " + slot)), false));
+    }
+
+    /** After creating: the slot as the server now reports it. */
+    public List<Runbook.Finding> verify(Connection c) throws SQLException {
+        return assess(c).findings().stream().filter(f -> f.check().equals("slot")).toList();
     }
 
     public Integer call() { return Runbook.run(this, db, out); }

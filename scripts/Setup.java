@@ -72,6 +72,7 @@ class Setup implements Callable<Integer> {
         source.slot = slot;
         source.publication = publication;
         source.schemas = grantedSchemas();
+        source.role = role;
         source.includePassword = includePassword;
         source.caCert = caCert;
         return source;
