@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java
+//SOURCES Runbook.java Heartbeat.java
 //DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, and Airbyte Cloud's IPs to allow (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
 
 import java.io.ByteArrayInputStream;
@@ -40,6 +40,13 @@ class AirbyteSource implements Callable<Integer> {
     String publication;
     @Option(names = "--schema", paramLabel = "SCHEMA", description = "Schema to sync, case-sensitive; repeat for several (default: public).")
     List<String> schemas;
+    @Option(names = "--heartbeat", description = "Add heartbeat_action_query, which upserts the heartbeat table that "
+            + "create-publication --heartbeat made (keeps a quiet database syncing).")
+    boolean heartbeat;
+    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", paramLabel = "[SCHEMA.]TABLE",
+            description = "Its name (default: ${DEFAULT-VALUE}, in schema public).")
+    String heartbeatTable = "airbyte_heartbeat";
+
     /** Set by setup: the role Airbyte connects as, when it is not the connected user (--role). */
     String role;
     @Option(names = "--include-password", description = "Put the password in the output (it is a secret: keep the file private).")
@@ -89,6 +96,7 @@ class AirbyteSource implements Callable<Integer> {
         cdc.put("method", "CDC");
         cdc.put("replication_slot", Runbook.slotName(slot));
         cdc.put("publication", Runbook.name("--publication", publication));
+        if (heartbeat) cdc.put("heartbeat_action_query", Heartbeat.query(heartbeatTable));
         c.put("replication_method", cdc);
         c.put("tunnel_method", Map.of("tunnel_method", "NO_TUNNEL"));
         if (t.isLocal())
@@ -167,6 +175,7 @@ class AirbyteSource implements Callable<Integer> {
         row(b, "Replication Method", "Logical Replication (CDC)   (newer forms: Update Method > Read Changes using ... (CDC))");
         row(b, "Replication Slot", cdc.get("replication_slot"));
         row(b, "Publication", cdc.get("publication"));
+        if (cdc.containsKey("heartbeat_action_query")) row(b, "Heartbeat Action Query", cdc.get("heartbeat_action_query"));
         b.append("Then click \"Set up source\": Airbyte tests the connection.\n");
         return b.toString();
     }

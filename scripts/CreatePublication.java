@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java
+//SOURCES Runbook.java Heartbeat.java
 //DESCRIPTION Give each table a replica identity and create the publication Airbyte reads (guide step: Create a publication)
 
 import java.sql.Connection;
@@ -50,6 +50,16 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
             description = "Give up when a table stays locked this long: digits with ms, s or min (default: ${DEFAULT-VALUE}).")
     String lockTimeout = "5s";
 
+    @Option(names = "--heartbeat", description = "Also create a one-row heartbeat table, publish it, and let --role "
+            + "upsert it: keeps a quiet database syncing (see airbyte-source --heartbeat).")
+    boolean heartbeat;
+    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", paramLabel = "[SCHEMA.]TABLE",
+            description = "Its name (default: ${DEFAULT-VALUE}, in schema public).")
+    String heartbeatTable = "airbyte_heartbeat";
+    @Option(names = "--role", description = "With --heartbeat: the role Airbyte connects as, which gets SELECT, INSERT "
+            + "and UPDATE on the heartbeat table (default: the connected user).")
+    String role;
+
     /** How many names a finding spells out before it only counts them. */
     static final int SHOWN = 10;
 
@@ -81,10 +91,16 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         String pubName = Runbook.name("--publication", publication);
         List<Runbook.Finding> f = new ArrayList<>();
         Map<Long, Rel> asked = new LinkedHashMap<>(), targets = new LinkedHashMap<>();
-        for (Rel r : details(c, resolve(c))) {
+        Heartbeat.State hb = heartbeat ? Heartbeat.inspect(c, heartbeatTable, role) : null;
+        List<Long> oids = new ArrayList<>(resolve(c));
+        if (hb != null && hb.oid() != null && !oids.contains(hb.oid())) oids.add(hb.oid());
+        for (Rel r : details(c, oids)) {
             if (r.level() == 0) asked.put(r.oid(), r);
             if (r.leaf()) targets.put(r.oid(), r);
         }
+        if (hb != null && hb.oid() == null) // created by this plan: it has a primary key and is ours
+            asked.put(-1L, new Rel(-1, hb.schema(), hb.table(), "r", "d", true, false, "", true, 0, true));
+        if (hb != null) f.addAll(hb.findings());
 
         // Replica identity, on what UPDATE and DELETE actually hit: plain tables and leaf partitions.
         List<Rel> toDefault = new ArrayList<>(), toFull = new ArrayList<>(), kept = new ArrayList<>(), missing = new ArrayList<>();
@@ -175,7 +191,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                     .collect(Collectors.joining("; ")), byOwner.keySet().stream().map(o -> "run as " + o + ", or: GRANT "
                     + Runbook.ident(o) + " TO " + Runbook.ident(me) + ";").collect(Collectors.joining("\n"))));
 
-        List<Runbook.Sql> plan = new ArrayList<>();
+        List<Runbook.Sql> plan = new ArrayList<>(hb == null ? List.of() : hb.plan());
         for (Rel r : toDefault) plan.add(new Runbook.Sql("ALTER TABLE " + r.q() + " REPLICA IDENTITY DEFAULT", r.q()));
         for (Rel r : toFull) plan.add(new Runbook.Sql("ALTER TABLE " + r.q() + " REPLICA IDENTITY FULL", r.q()));
         plan.addAll(pubSql);
