@@ -40,12 +40,7 @@ class AirbyteSource implements Callable<Integer> {
     String publication;
     @Option(names = "--schema", paramLabel = "SCHEMA", description = "Schema to sync, case-sensitive; repeat for several (default: public).")
     List<String> schemas;
-    @Option(names = "--heartbeat", description = "Add heartbeat_action_query, which upserts the heartbeat table that "
-            + "create-publication --heartbeat made (keeps a quiet database syncing).")
-    boolean heartbeat;
-    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", paramLabel = "[SCHEMA.]TABLE",
-            description = "Its name (default: ${DEFAULT-VALUE}, in schema public).")
-    String heartbeatTable = "airbyte_heartbeat";
+    @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
 
     /** Set by setup: the role Airbyte connects as, when it is not the connected user (--role). */
     String role;
@@ -96,7 +91,7 @@ class AirbyteSource implements Callable<Integer> {
         cdc.put("method", "CDC");
         cdc.put("replication_slot", Runbook.slotName(slot));
         cdc.put("publication", Runbook.name("--publication", publication));
-        if (heartbeat) cdc.put("heartbeat_action_query", Heartbeat.query(heartbeatTable));
+        if (heartbeat.enabled) cdc.put("heartbeat_action_query", Heartbeat.query(heartbeat.table));
         c.put("replication_method", cdc);
         c.put("tunnel_method", Map.of("tunnel_method", "NO_TUNNEL"));
         if (t.isLocal())

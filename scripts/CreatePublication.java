@@ -50,12 +50,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
             description = "Give up when a table stays locked this long: digits with ms, s or min (default: ${DEFAULT-VALUE}).")
     String lockTimeout = "5s";
 
-    @Option(names = "--heartbeat", description = "Also create a one-row heartbeat table, publish it, and let --role "
-            + "upsert it: keeps a quiet database syncing (see airbyte-source --heartbeat).")
-    boolean heartbeat;
-    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", paramLabel = "[SCHEMA.]TABLE",
-            description = "Its name (default: ${DEFAULT-VALUE}, in schema public).")
-    String heartbeatTable = "airbyte_heartbeat";
+    @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
     @Option(names = "--role", description = "With --heartbeat: the role Airbyte connects as, which gets SELECT, INSERT "
             + "and UPDATE on the heartbeat table (default: the connected user).")
     String role;
@@ -91,7 +86,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         String pubName = Runbook.name("--publication", publication);
         List<Runbook.Finding> f = new ArrayList<>();
         Map<Long, Rel> asked = new LinkedHashMap<>(), targets = new LinkedHashMap<>();
-        Heartbeat.State hb = heartbeat ? Heartbeat.inspect(c, heartbeatTable, role) : null;
+        Heartbeat.State hb = heartbeat.enabled ? Heartbeat.inspect(c, heartbeat.table, role) : null;
         List<Long> oids = new ArrayList<>(resolve(c));
         if (hb != null && hb.oid() != null && !oids.contains(hb.oid())) oids.add(hb.oid());
         for (Rel r : details(c, oids)) {

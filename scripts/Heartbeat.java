@@ -14,6 +14,17 @@ import java.util.List;
 final class Heartbeat {
     private Heartbeat() {}
 
+    /** --heartbeat and --heartbeat-table, the same for create-publication, airbyte-source and setup. */
+    static final class Options {
+        @picocli.CommandLine.Option(names = "--heartbeat", description = "Use a one-row heartbeat table that Airbyte "
+                + "upserts (heartbeat_action_query) so a quiet database keeps syncing: create-publication makes and "
+                + "publishes it, airbyte-source emits the query.")
+        boolean enabled;
+        @picocli.CommandLine.Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", paramLabel = "[SCHEMA.]TABLE",
+                description = "Its name (default: ${DEFAULT-VALUE}, in schema public).")
+        String table = "airbyte_heartbeat";
+    }
+
     /** {@code [schema, table]} of --heartbeat-table; a name without a schema goes in public. */
     static String[] table(String raw) {
         String[] t = Runbook.tableName(raw);

@@ -39,10 +39,7 @@ class Setup implements Callable<Integer> {
     @Option(names = "--lock-timeout", defaultValue = "5s", description = "How long to wait for a table's lock (default: ${DEFAULT-VALUE}).")
     String lockTimeout;
     @Option(names = "--force", description = "Passed to create-slot.") boolean force;
-    @Option(names = "--heartbeat", description = "Create and publish a one-row heartbeat table that Airbyte upserts "
-            + "(heartbeat_action_query): keeps a quiet database syncing.") boolean heartbeat;
-    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", description = "Default: ${DEFAULT-VALUE} (in public).")
-    String heartbeatTable;
+    @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
     @Option(names = "--include-password", description = "Put the password into the printed Airbyte configuration.") boolean includePassword;
     @Option(names = "--ca-cert", description = "CA certificate (PEM) for sslmode verify-ca / verify-full.") Path caCert;
 
@@ -63,7 +60,6 @@ class Setup implements Callable<Integer> {
         pub.add = add;
         pub.lockTimeout = lockTimeout;
         pub.heartbeat = heartbeat;
-        pub.heartbeatTable = heartbeatTable;
         pub.role = role;
         CreateSlot createSlot = new CreateSlot();
         createSlot.db = db;
@@ -81,7 +77,6 @@ class Setup implements Callable<Integer> {
         source.schemas = grantedSchemas();
         source.role = role;
         source.heartbeat = heartbeat;
-        source.heartbeatTable = heartbeatTable;
         source.includePassword = includePassword;
         source.caCert = caCert;
         return source;
