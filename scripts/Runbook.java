@@ -393,12 +393,13 @@ final class Runbook {
                     if (isPooler() && firstLine(e.getMessage()).contains("replication"))
                         throw new Failure(CANNOT_CONNECT, "the pooler host does not allow this: use the direct host " + directHost());
                     boolean unknownHost = e.getCause() instanceof UnknownHostException;
-                    if (unknownHost || !state.startsWith("08") || System.nanoTime() + backoffMs * 1_000_000 > deadline)
+                    long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
+                    if (unknownHost || !state.startsWith("08") || remainingMs <= 0)
                         throw new Failure(CANNOT_CONNECT, "cannot connect to " + where + ": "
                                 + (unknownHost ? "unknown host '" + host + "' - check the host name" : firstLine(e.getMessage())));
                     if (attempt == 1) progress("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
                             + " s (a suspended Neon compute takes a moment to wake)");
-                    try { Thread.sleep(backoffMs); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Failure(CANNOT_CONNECT, "interrupted"); }
+                    try { Thread.sleep(Math.min(backoffMs, remainingMs)); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Failure(CANNOT_CONNECT, "interrupted"); }
                     backoffMs = Math.min(backoffMs * 2, 2000);
                 }
             }
