@@ -411,7 +411,7 @@ final class Runbook {
     /** Output options every script shares. Findings go to stdout; progress and errors to stderr. */
     static final class Output {
         @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
-        @Option(names = "--dry-run", description = "Change nothing; print the SQL that would run as a script for psql.") boolean dryRun;
+        @Option(names = "--dry-run", description = "Change nothing; print what would run: SQL as a script for psql, an API request as JSON.") boolean dryRun;
 
         void print(List<Outcome> outcomes) { print(outcomes, Map.of()); }
 

@@ -10,6 +10,8 @@
 //SOURCES Pg.java
 //SOURCES ../scripts/Setup.java
 //SOURCES ../scripts/CdcStream.java
+//SOURCES ../scripts/AllowAirbyteIps.java
+//SOURCES FakeApi.java
 //SOURCES CheckWalTest.java
 //SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
@@ -20,6 +22,10 @@
 //SOURCES LauncherTest.java
 //SOURCES HeartbeatTest.java
 //SOURCES FaultsTest.java
+//SOURCES NeonApiTest.java
+//SOURCES AllowAirbyteIpsTest.java
+//SOURCES EnableLogicalTest.java
+//SOURCES AirbyteApiTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed, N skipped"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -47,7 +53,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
 class AllTests {
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
-            ReplicationTest.class, HeartbeatTest.class, FaultsTest.class, LauncherTest.class);
+            ReplicationTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
+            AirbyteApiTest.class, FaultsTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed, (\\d+) skipped$");

@@ -59,6 +59,21 @@ class LauncherTest {
         assertEquals(0, source.exit(), source.err());
         assertEquals(db, new ObjectMapper().readTree(source.out()).get("database").asText());
 
+        try (FakeApi neon = new FakeApi(); FakeApi airbyte = new FakeApi()) {
+            neon.neonProject("old-fire-32990194", "shop", "{\"allowed_ips\": {\"ips\": [\"203.0.113.7\"]}}");
+            Result allow = jbang(neon.neonEnv(), "allow-airbyte-ips", "--project-id", "old-fire-32990194", "--region", "eu");
+            assertEquals(0, allow.exit(), allow.out() + allow.err());
+            assertEquals(4, neon.project("old-fire-32990194").path("settings").path("allowed_ips").path("ips").size());
+            airbyte.on("GET /v1/sources", FakeApi.Reply.ok(java.util.Map.of("data", List.of())));
+            airbyte.on("POST /v1/sources", FakeApi.Reply.ok(java.util.Map.of("sourceId", "new-id")));
+            Result create = jbang(java.util.Map.of("AIRBYTE_API_TOKEN", FakeApi.AIRBYTE_TOKEN), "airbyte-source", "--url", url,
+                    "--create", "--workspace-id", "w-1", "--api-url", airbyte.url("/v1"));
+            assertEquals(0, create.exit(), create.out() + create.err());
+            assertEquals("new-id", create.out().strip());
+            for (Result r : List.of(allow, create))
+                for (String secret : FakeApi.SECRETS) assertFalse((r.out() + r.err()).contains(secret));
+        }
+
         Result again = jbang("setup", "--url", url);
         assertEquals(0, again.exit(), again.out() + again.err());
         for (Result r : List.of(wal, dry, source, again)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
