@@ -10,6 +10,8 @@
 //SOURCES Pg.java
 //SOURCES ../scripts/Setup.java
 //SOURCES ../scripts/CdcStream.java
+//SOURCES ../scripts/Teardown.java
+//SOURCES ../scripts/SlotStatus.java
 //SOURCES CheckWalTest.java
 //SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
@@ -17,6 +19,8 @@
 //SOURCES AirbyteSourceTest.java
 //SOURCES SetupTest.java
 //SOURCES ReplicationTest.java
+//SOURCES TeardownTest.java
+//SOURCES SlotStatusTest.java
 //SOURCES LauncherTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed, N skipped"
 
@@ -45,7 +49,7 @@ import org.junit.platform.launcher.core.LauncherFactory;
 class AllTests {
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
-            ReplicationTest.class, LauncherTest.class);
+            ReplicationTest.class, TeardownTest.class, SlotStatusTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed, (\\d+) skipped$");
