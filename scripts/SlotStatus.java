@@ -214,10 +214,15 @@ class SlotStatus implements Callable<Integer> {
         if (retained != null && retained > threshold)
             f.add(Runbook.Finding.warn("WAL retained", held + ": more than --warn-at " + pretty(threshold), fix));
         else f.add(Runbook.Finding.ok("WAL retained", (retained == null ? "none" : held) + " (warns above " + pretty(threshold) + ")"));
-        if (consumer != null)
-            f.add(Runbook.Finding.ok("consumer", "sent " + consumer.get("sentLsn") + ", confirmed " + d.get("confirmedFlushLsn")
-                    + " (" + consumer.get("sentNotConfirmed") + " sent, not confirmed); lag: write " + lag(consumer.get("writeLagSeconds"))
-                    + ", flush " + lag(consumer.get("flushLagSeconds")) + ", replay " + lag(consumer.get("replayLagSeconds"))));
+        // PostgreSQL shows a walsender's progress only to roles with pg_read_all_stats; others see just its pid.
+        if (consumer != null && consumer.get("state") == null)
+            f.add(new Runbook.Finding("consumer", Runbook.Status.OK, "progress hidden: the connected role may not read it (pg_read_all_stats)",
+                    "to see it:  GRANT pg_monitor TO <you>;  (as a superuser)"));
+        else if (consumer != null)
+            f.add(Runbook.Finding.ok("consumer", consumer.get("state") + ": sent " + consumer.get("sentLsn") + ", confirmed "
+                    + d.get("confirmedFlushLsn") + " (" + consumer.get("sentNotConfirmed") + " sent, not confirmed); lag: write "
+                    + lag(consumer.get("writeLagSeconds")) + ", flush " + lag(consumer.get("flushLagSeconds")) + ", replay "
+                    + lag(consumer.get("replayLagSeconds"))));
         boolean warned = f.stream().anyMatch(x -> x.status() != Runbook.Status.OK);
         return new Runbook.Outcome("slot " + name, warned ? Runbook.NOT_READY : Runbook.OK, f, Runbook.Plan.none(), false);
     }
@@ -227,7 +232,6 @@ class SlotStatus implements Callable<Integer> {
         if (c.get("user") != null) parts.add("user " + c.get("user"));
         if (c.get("application") != null && !"".equals(c.get("application"))) parts.add("application " + c.get("application"));
         if (c.get("clientAddr") != null) parts.add("from " + c.get("clientAddr"));
-        if (c.get("state") != null) parts.add(String.valueOf(c.get("state")));
         return parts.isEmpty() ? "" : " (" + String.join(", ", parts) + ")";
     }
 

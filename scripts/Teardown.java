@@ -140,8 +140,8 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                                     + "run again with --force to terminate pid " + pid + " and drop the slot"));
                         else {
                             if (active) {
-                                f.add(Runbook.Finding.warn("slot", slot + " is active: --force terminates " + who
-                                        + " (its walsender) before dropping the slot", null));
+                                f.add(Runbook.Finding.warn("slot", slot + " is active: --force terminates the walsender of "
+                                        + "its client, " + who + ", then drops the slot", null));
                                 // Only while that pid still holds this slot: a pid reused by another process is left alone.
                                 slotSql.add(new Runbook.Sql("SELECT pg_terminate_backend(active_pid, 10000) FROM "
                                         + "pg_replication_slots WHERE slot_name = " + s + " AND active_pid = " + pid, "slot " + slot));
