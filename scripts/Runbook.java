@@ -515,4 +515,15 @@ final class Runbook {
     }
 
     static void progress(String line) { System.err.println(line); }
+
+    /** A person at a terminal. From Java 22 System.console() is not null for pipes too; isTerminal() tells them apart. */
+    static boolean terminal() {
+        java.io.Console console = System.console();
+        if (console == null) return false;
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+        } catch (ReflectiveOperationException before22) {
+            return true;
+        }
+    }
 }

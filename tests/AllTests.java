@@ -12,6 +12,8 @@
 //SOURCES ../scripts/CdcStream.java
 //SOURCES ../scripts/AllowAirbyteIps.java
 //SOURCES FakeApi.java
+//SOURCES ../scripts/Teardown.java
+//SOURCES ../scripts/SlotStatus.java
 //SOURCES CheckWalTest.java
 //SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
@@ -19,6 +21,8 @@
 //SOURCES AirbyteSourceTest.java
 //SOURCES SetupTest.java
 //SOURCES ReplicationTest.java
+//SOURCES TeardownTest.java
+//SOURCES SlotStatusTest.java
 //SOURCES LauncherTest.java
 //SOURCES HeartbeatTest.java
 //SOURCES FaultsTest.java
@@ -53,7 +57,7 @@ import org.junit.platform.launcher.core.LauncherFactory;
 class AllTests {
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
-            ReplicationTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
+            ReplicationTest.class, TeardownTest.class, SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
             AirbyteApiTest.class, FaultsTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");

@@ -76,8 +76,14 @@ class LauncherTest {
 
         Result again = jbang("setup", "--url", url);
         assertEquals(0, again.exit(), again.out() + again.err());
-        for (Result r : List.of(wal, dry, source, again)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
-        Pg.sql("postgres", "SELECT pg_drop_replication_slot('airbyte_slot')");
+
+        Result status = jbang("slot-status", "--url", url, "--json");
+        assertEquals(1, status.exit(), "the slot is inactive: " + status.out() + status.err());
+        assertEquals("airbyte_slot", new ObjectMapper().readTree(status.out()).get("slots").get(0).get("slot").asText());
+        Result teardown = jbang("teardown", "--url", url, "--yes");
+        assertEquals(0, teardown.exit(), teardown.out() + teardown.err());
+        assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
+        for (Result r : List.of(wal, dry, source, again, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
     }
 
     @Test void thePasswordComesFromAPgpassFile() throws Exception {
