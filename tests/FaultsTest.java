@@ -106,6 +106,7 @@ class FaultsTest {
         String db = Pg.freshDatabase("race");
         Pg.sql(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "ALTER TABLE public.orders OWNER TO " + Pg.OWNER);
         String url = Pg.url(db);
+        assertEquals(0, launch("setup", "--version").exit(), "build the script once: two first runs would both compile it");
         try (Connection gate = Pg.superuser(db); Connection watch = Pg.superuser(db)) {
             gate.createStatement().execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
             CompletableFuture<LauncherTest.Result> one = CompletableFuture.supplyAsync(() -> launch("setup", "--url", url, "--slot", "race_slot"));
