@@ -26,7 +26,7 @@ final class EnableLogical {
     int timeout;
 
     /** Asks a person yes or no; null when there is no terminal to ask on. Tests put their own. */
-    Function<String, Boolean> ask = EnableLogical::askOnTerminal;
+    Function<String, Boolean> ask = Runbook::confirm;
     /** The first pause between two looks at wal_level, doubled up to 10 s. */
     long pollMillis = 1000;
 
@@ -111,21 +111,5 @@ final class EnableLogical {
         out.print(List.of(new Runbook.Outcome(seen.step(), exit, all, Runbook.Plan.none(), false)),
                 request == null ? Map.of() : Map.of("request", request));
         return exit;
-    }
-
-    static Boolean askOnTerminal(String question) {
-        java.io.Console console = System.console();
-        if (console == null || !isTerminal(console)) return null;
-        String answer = console.readLine("%s Type yes to go on: ", question);
-        return answer != null && answer.strip().equalsIgnoreCase("yes");
-    }
-
-    /** Java 22+ gives a Console even when redirected; Console.isTerminal() (22+) tells. */
-    private static boolean isTerminal(java.io.Console console) {
-        try {
-            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
-        } catch (ReflectiveOperationException e) {
-            return true; // Java 17-21: a Console means a terminal
-        }
     }
 }

@@ -425,7 +425,7 @@ final class Runbook {
         }
 
         private void text(java.io.PrintStream stdout, Outcome o) {
-            boolean color = System.console() != null && System.getenv("NO_COLOR") == null;
+            boolean color = terminal() && System.getenv("NO_COLOR") == null;
             stdout.println(o.step() + (o.applied() ? "" : dryRun ? " (dry run)" : ""));
             for (Finding f : o.findings()) {
                 String label = f.status().name().toLowerCase();
@@ -514,6 +514,13 @@ final class Runbook {
         return cmd;
     }
 
+    /** Setups and teardowns on one database run one after the other (a session-level advisory lock). */
+    static void serialise(Connection c) throws SQLException {
+        try (var st = c.createStatement()) {
+            st.execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
+        }
+    }
+
     static void progress(String line) { System.err.println(line); }
 
     /** A person at a terminal. From Java 22 System.console() is not null for pipes too; isTerminal() tells them apart. */
@@ -525,5 +532,12 @@ final class Runbook {
         } catch (ReflectiveOperationException before22) {
             return true;
         }
+    }
+
+    /** Asks a yes/no question on the terminal: true for yes or y; null when there is no terminal to ask on. */
+    static Boolean confirm(String question) {
+        if (!terminal()) return null;
+        String answer = System.console().readLine("%s Type yes to go on: ", question);
+        return answer != null && (answer.strip().equalsIgnoreCase("yes") || answer.strip().equalsIgnoreCase("y"));
     }
 }

@@ -225,6 +225,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
     public Integer call() throws SQLException {
         validate();
         try (Connection c = db.connect()) {
+            if (!out.dryRun) Runbook.serialise(c);
             if (yes || out.dryRun) return print(Runbook.runOn(c, this, out.dryRun));
             Runbook.Outcome preview = Runbook.runOn(c, this, true);
             if (preview.exitCode() != Runbook.OK || preview.plan().isEmpty()) return print(preview);
@@ -238,8 +239,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                 return Runbook.NOT_READY;
             }
             printDryRun(preview);
-            String answer = ask("Drop all of the above? Type yes to continue: ");
-            if (answer == null || !(answer.strip().equalsIgnoreCase("yes") || answer.strip().equalsIgnoreCase("y"))) {
+            if (!Boolean.TRUE.equals(ask("Drop all of the above?"))) {
                 System.err.println("teardown: nothing changed (not confirmed)");
                 return Runbook.NOT_READY;
             }
@@ -261,7 +261,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
     /** Overridden by tests, which have no terminal. */
     boolean terminal() { return Runbook.terminal(); }
 
-    String ask(String prompt) { return System.console().readLine("%s", prompt); }
+    Boolean ask(String question) { return Runbook.confirm(question); }
 
     public static void main(String... args) { System.exit(Runbook.cli(new Teardown()).execute(args)); }
 

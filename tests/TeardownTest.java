@@ -120,18 +120,18 @@ class TeardownTest {
         String db = shop();
         setup(db, "teardown_ask");
         String before = Pg.catalog(db);
-        assertEquals(1, Pg.run(answering("n"), "--url", Pg.url(db), "--slot", "teardown_ask").exit());
+        assertEquals(1, Pg.run(answering(false), "--url", Pg.url(db), "--slot", "teardown_ask").exit());
         assertEquals(before, Pg.catalog(db));
-        Pg.Run yes = Pg.run(answering("yes"), "--url", Pg.url(db), "--slot", "teardown_ask");
+        Pg.Run yes = Pg.run(answering(true), "--url", Pg.url(db), "--slot", "teardown_ask");
         assertEquals(0, yes.exit(), yes.all());
         assertEquals(List.of(), slots("teardown_ask"));
         assertEquals(List.of(), publications(db));
     }
 
-    static Teardown answering(String answer) {
+    static Teardown answering(boolean answer) {
         return new Teardown() {
             @Override boolean terminal() { return true; }
-            @Override String ask(String prompt) { return answer; }
+            @Override Boolean ask(String question) { return answer; }
         };
     }
 
