@@ -105,7 +105,7 @@ class Doctor implements Callable<Integer> {
             List<Runbook.Finding> fs = report.getOrDefault(g, List.of());
             if (fs.isEmpty()) continue;
             boolean failed = fs.stream().anyMatch(f -> f.status() == Runbook.Status.FAIL);
-            outcomes.add(new Runbook.Outcome(g, failed ? Runbook.NOT_READY : Runbook.OK, fs, Runbook.Plan.none(), true));
+            outcomes.add(new Runbook.Outcome(g, failed ? Runbook.NOT_READY : Runbook.OK, fs, Runbook.Plan.none(), false));
         }
         Runbook.Output out = new Runbook.Output();
         out.json = json;
@@ -122,14 +122,12 @@ class Doctor implements Callable<Integer> {
                 guard(c, "role", () -> checks.role());
                 if (!checks.roleExists) continue; // its FAIL says so; grant-access cannot assess a missing role
             }
+            if (s instanceof CreatePublication p) guard(c, "publication", () -> checks.publication(p));
             guard(c, group(s), () -> step(c, s));
             if (s instanceof CheckWal) guard(c, "server", () -> checks.standby());
-            if (s instanceof CreatePublication) {
-                guard(c, "publication", () -> checks.publication((CreatePublication) s));
-                guard(c, "replica identity", () -> checks.replicaIdentity());
-            }
+            if (s instanceof CreatePublication) guard(c, "replica identity", () -> checks.replicaIdentity());
+            if (s instanceof CreateSlot) guard(c, "slot", () -> slotChecks.slot());
         }
-        guard(c, "slot", () -> slotChecks.slot());
         guard(c, "airbyte check", () -> slotChecks.airbyteCheck());
     }
 

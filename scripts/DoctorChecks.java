@@ -136,7 +136,7 @@ final class DoctorChecks {
                 missing.remove("truncate");
                 d.add("publication", missing.isEmpty() ? Runbook.Finding.ok("operations", "publishes " + String.join(", ", ops))
                         : Runbook.Finding.fail("operations", "publishes " + (ops.isEmpty() ? "nothing" : String.join(", ", ops))
-                                + ", not " + String.join(", ", missing) + ": Airbyte never sees those changes",
+                                + " but not " + String.join(", ", missing) + ": Airbyte never sees those changes",
                                 "ALTER PUBLICATION " + p + " SET (publish = 'insert, update, delete, truncate');"));
             }
         }
@@ -210,7 +210,7 @@ final class DoctorChecks {
         if (broken.stream().anyMatch(r -> !r.pk()))
             fix.add("-- or, instead of FULL, give the table a primary key: ALTER TABLE <table> ADD PRIMARY KEY (<columns>);");
         d.add(g, Runbook.Finding.fail("missing", broken.size() + " table(s) without a usable replica identity (DEFAULT "
-                + "without a primary key, or NOTHING): UPDATE and DELETE on them fail on the source once they are published "
+                + "without a primary key, or NOTHING): UPDATE and DELETE on them fail on the source while they are published "
                 + "(\"cannot update table ... because it does not have a replica identity\"): " + CreatePublication.list(broken),
                 String.join("\n", fix)));
     }

@@ -117,8 +117,8 @@ final class DoctorSlot {
     private void heartbeat(long lag, String lagPretty, boolean heartbeatPublished) {
         String t = Runbook.ident(d.heartbeatTable);
         if (heartbeatPublished) d.add("slot", Runbook.Finding.ok("heartbeat", "heartbeat table " + t + " is in the publication"));
-        else if (lag > 0) d.add("slot", Runbook.Finding.warn("heartbeat", "the slot has confirmed up to " + lagPretty
-                + " behind the server's WAL and no heartbeat table " + t + " is in the publication: when the published "
+        else if (lag > 0) d.add("slot", Runbook.Finding.warn("heartbeat", "what the slot has confirmed is " + lagPretty
+                + " behind the server's WAL, and no heartbeat table " + t + " is in the publication: while the published "
                 + "tables sit idle, a later sync can fail with \"Saved offset is before replication slot's confirmed lsn\"",
                 d.publicationCommand() + " --heartbeat"));
         else d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all the WAL there is"));

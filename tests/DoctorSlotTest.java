@@ -42,7 +42,7 @@ class DoctorSlotTest {
         assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
         Pg.Run r = doctor(db, "--table", "public.customers", "--table", "public.orders");
         assertEquals(1, r.exit(), r.all());
-        assertEquals(List.of("publication/create-publication=fail", "publication/operations=fail"), DoctorTest.failures(r));
+        assertEquals(List.of("publication/operations=fail", "publication/create-publication=fail"), DoctorTest.failures(r));
         assertEquals("warn", status(r, "publication", "left out"), r.out());
         assertTrue(DoctorTest.finding(r, "publication", "left out").get("message").asText().contains("full refresh only"));
 

@@ -61,7 +61,9 @@ class LauncherTest {
 
         Result again = jbang("setup", "--url", url);
         assertEquals(0, again.exit(), again.out() + again.err());
-        for (Result r : List.of(wal, dry, source, again)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
+        Result doctor = jbang("doctor", "--url", url, "--deep");
+        assertEquals(0, doctor.exit(), doctor.out() + doctor.err());
+        for (Result r : List.of(wal, dry, source, again, doctor)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
         Pg.sql("postgres", "SELECT pg_drop_replication_slot('airbyte_slot')");
     }
 
