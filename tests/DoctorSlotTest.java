@@ -70,6 +70,16 @@ class DoctorSlotTest {
         assertEquals("t", Pg.value(db, "SELECT pubviaroot FROM pg_publication"));
     }
 
+    @Test void aForAllTablesPublicationIsReportedAndCoversEveryTable() throws Exception {
+        String db = DoctorTest.shop();
+        Pg.sql(db, "CREATE PUBLICATION airbyte_publication FOR ALL TABLES"); // needs a superuser
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run r = doctor(db);
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("ok", status(r, "publication", "all tables"), r.out());
+        assertTrue(DoctorTest.finding(r, "publication", "tables").get("message").asText().startsWith("2 in"), r.out());
+    }
+
     @Test void publishedTablesWithoutAUsableReplicaIdentityFailUntilThePrintedSqlRuns() throws Exception {
         String db = DoctorTest.shop();
         DoctorTest.as(db, "CREATE TABLE public.audit (note text)",
