@@ -25,12 +25,13 @@ import picocli.CommandLine.Option;
                 "It changes nothing, ever: every read runs in a READ ONLY transaction that is rolled back at the end. "
                 + "--deep only peeks at the slot (pg_logical_slot_peek_binary_changes), which never consumes a change "
                 + "nor moves what the slot has confirmed, and only while no client is reading the slot.",
-                "Exit 0 when Airbyte's CDC would work (warnings allowed); 1 when a check failed. The commands it "
-                + "suggests leave out the connection options: add the ones you gave doctor."},
-        footer = {"%nExamples:",
-                "  jbang doctor --url \"$DATABASE_URL\"",
-                "  jbang doctor --url \"$DATABASE_URL\" --role airbyte --schema public --schema sales --deep",
-                "  jbang doctor --url \"$DATABASE_URL\" --table public.orders --slot airbyte_slot --json"})
+                "Exit 0 when Airbyte's CDC would work (warnings allowed); 1 when a check failed, including a role, "
+                + "schema, table, publication or slot that does not exist. The commands it suggests leave out the "
+                + "connection options: add the ones you gave doctor."},
+        footer = {"%nExamples (the URL can also come from $DATABASE_URL):",
+                "  jbang doctor --url \"$DATABASE_URL\" --deep",
+                "  jbang doctor --role airbyte --schema public --schema sales",
+                "  jbang doctor --table public.orders --table public.customers --json"})
 class Doctor implements Callable<Integer> {
     @Mixin Runbook.Db db = new Runbook.Db();
     @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
@@ -154,7 +155,7 @@ class Doctor implements Callable<Integer> {
             if (shown) add(s instanceof GrantAccess && f.check().equals("replication") ? "role" : group(s), f);
         }
         if (!a.plan().isEmpty()) add(group(s), Runbook.Finding.fail(s.name(), "not done: run  " + command(s),
-                sql(a.plan())));
+                a.plan().script().strip()));
     }
 
     /** The step's command with doctor's options (connection options left out). */
@@ -177,16 +178,6 @@ class Doctor implements Callable<Integer> {
     String publicationCommand() { return command(setup().steps().get(2)); }
 
     String slotCommand() { return command(setup().steps().get(3)); }
-
-    /** A plan as SQL to paste into psql. */
-    static String sql(Runbook.Plan plan) {
-        List<String> lines = new ArrayList<>();
-        boolean block = plan.transactional() && plan.statements().size() > 1;
-        if (block) lines.add("BEGIN;");
-        for (Runbook.Sql s : plan.statements()) lines.add(s.text() + ";");
-        if (block) lines.add("COMMIT;");
-        return String.join("\n", lines);
-    }
 
     /** A word for a POSIX shell: as it is when safe, else single-quoted. */
     static String shell(String word) {
