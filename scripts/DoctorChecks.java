@@ -42,8 +42,12 @@ final class DoctorChecks {
             neon = !rs.getString(7).isEmpty() || t.isNeonHost();
             d.add("connection", Runbook.Finding.ok("connected", "as " + Runbook.ident(rs.getString(1)) + " to database "
                     + Runbook.ident(rs.getString(2)) + " on " + t.host + ":" + t.port));
-            boolean verified = t.sslmode.startsWith("verify-");
-            if (rs.getBoolean(3)) d.add("connection", Runbook.Finding.ok("tls", "encrypted (" + rs.getString(4) + "), "
+            // With sslmode require or verify-* pgjdbc connects over TLS or not at all, even where TLS ends at a proxy
+            // (Neon's) and the server's pg_stat_ssl sees the proxy's plain connection.
+            boolean verified = t.sslmode.startsWith("verify-"), required = verified || t.sslmode.equals("require");
+            boolean seen = rs.getBoolean(3);
+            if (seen || required) d.add("connection", Runbook.Finding.ok("tls", "encrypted (" + (seen ? rs.getString(4)
+                    : "TLS ends at a proxy in front of the server") + "), "
                     + (verified ? "server certificate verified (sslmode " + t.sslmode + ")"
                     : "not verified (sslmode " + t.sslmode + ": the server's certificate is not checked)")));
             else d.add("connection", Runbook.Finding.warn("tls", "not encrypted (sslmode " + t.sslmode + ")",

@@ -65,8 +65,8 @@ final class DoctorSlot {
                         + " of WAL, beyond max_slot_wal_keep_size: it is invalidated at the next checkpoint",
                         "run an Airbyte sync now; or raise max_slot_wal_keep_size"));
                 else d.add("slot", Runbook.Finding.ok("wal", "holds " + rs.getString(11) + " of WAL (wal_status " + walStatus + ")"));
-                if (lost) return;
-                if (d.deep && usable) peek(active, canPeek, resync);
+                if (lost || !usable) return; // an unusable slot is create-slot's failure
+                if (d.deep) peek(active, canPeek, resync);
                 heartbeat(rs.getLong(12), rs.getString(13), rs.getBoolean(16));
             }
         }
