@@ -60,6 +60,13 @@ final class Runbook {
     record Plan(List<Sql> statements, boolean transactional) {
         static Plan none() { return new Plan(List.of(), true); }
         boolean isEmpty() { return statements.isEmpty(); }
+
+        /** The statements as SQL to paste into psql, one a line, inside BEGIN/COMMIT when they are one transaction. */
+        String script() {
+            StringBuilder b = new StringBuilder(transactional ? "BEGIN;\n" : "");
+            for (Sql s : statements) b.append(s.text()).append(";\n");
+            return b.append(transactional ? "COMMIT;\n" : "").toString();
+        }
     }
 
     record Assessment(List<Finding> findings, Plan plan) {
@@ -478,10 +485,7 @@ final class Runbook {
             StringBuilder b = new StringBuilder("\n-- Dry run: nothing has been changed. Review, then run with psql -v ON_ERROR_STOP=1 -f <file>\n");
             for (Outcome o : outcomes) {
                 if (o.plan().isEmpty()) continue;
-                b.append("\n-- ").append(o.step()).append('\n');
-                if (o.plan().transactional()) b.append("BEGIN;\n");
-                for (Sql s : o.plan().statements()) b.append(s.text()).append(";\n");
-                if (o.plan().transactional()) b.append("COMMIT;\n");
+                b.append("\n-- ").append(o.step()).append('\n').append(o.plan().script());
             }
             return b.toString();
         }

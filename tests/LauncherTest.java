@@ -76,14 +76,15 @@ class LauncherTest {
 
         Result again = jbang("setup", "--url", url);
         assertEquals(0, again.exit(), again.out() + again.err());
-
+        Result doctor = jbang("doctor", "--url", url, "--deep");
+        assertEquals(0, doctor.exit(), doctor.out() + doctor.err());
         Result status = jbang("slot-status", "--url", url, "--json");
         assertEquals(1, status.exit(), "the slot is inactive: " + status.out() + status.err());
         assertEquals("airbyte_slot", new ObjectMapper().readTree(status.out()).get("slots").get(0).get("slot").asText());
         Result teardown = jbang("teardown", "--url", url, "--yes");
         assertEquals(0, teardown.exit(), teardown.out() + teardown.err());
         assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
-        for (Result r : List.of(wal, dry, source, again, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
+        for (Result r : List.of(wal, dry, source, again, doctor, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
     }
 
     @Test void thePasswordComesFromAPgpassFile() throws Exception {
