@@ -146,12 +146,15 @@ final class AirbyteApi {
      */
     static final class Check implements Runbook.Step {
         final String slot, publication, database;
+        final List<String> schemas;
 
+        @SuppressWarnings("unchecked")
         Check(Map<String, Object> configuration) {
-            @SuppressWarnings("unchecked") Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
+            Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
             slot = (String) cdc.get("replication_slot");
             publication = (String) cdc.get("publication");
             database = (String) configuration.get("database");
+            schemas = (List<String>) configuration.get("schemas");
         }
 
         public String name() { return "airbyte-check"; }
@@ -160,7 +163,8 @@ final class AirbyteApi {
         static final String QUERY = """
                 SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = ? AND plugin = 'pgoutput' AND database = ?)::int,
                        (SELECT count(*) FROM pg_publication WHERE pubname = ?)::int,
-                       (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), current_user""";
+                       (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), current_user,
+                       ARRAY(SELECT s FROM unnest(?::text[]) s WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s))""";
 
         public Runbook.Assessment assess(Connection c) throws SQLException {
             List<Runbook.Finding> f = new ArrayList<>();
@@ -168,6 +172,7 @@ final class AirbyteApi {
                 st.setString(1, slot);
                 st.setString(2, database);
                 st.setString(3, publication);
+                st.setArray(4, c.createArrayOf("text", schemas.toArray()));
                 try (var rs = st.executeQuery()) {
                     rs.next();
                     int slots = rs.getInt(1), publications = rs.getInt(2);
@@ -181,6 +186,11 @@ final class AirbyteApi {
                     f.add(rs.getBoolean(3) ? Runbook.Finding.ok("role", role + " has REPLICATION")
                             : Runbook.Finding.fail("role", role + " has no REPLICATION: Airbyte's replication connection "
                             + "will be refused", "jbang grant-access --role " + role + " (it says how to get REPLICATION)"));
+                    // Not one of Airbyte's checks: Airbyte would accept the source and then find no tables there.
+                    String[] missing = (String[]) rs.getArray(5).getArray();
+                    if (missing.length > 0) f.add(Runbook.Finding.fail("schemas", "no schema " + String.join(", ",
+                            java.util.Arrays.stream(missing).map(Runbook::ident).toList()) + " in database " + database
+                            + ": Airbyte would find no tables there", "check --schema (names are case-sensitive; \\dn lists them)"));
                 }
             }
             return new Runbook.Assessment(f, Runbook.Plan.none());

@@ -209,17 +209,24 @@ final class Runbook {
         return raw;
     }
 
-    /** {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}. */
+    /**
+     * {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}.
+     * A part is quoted only when it starts with a double quote ({@code ""} inside it is one quote), as in SQL.
+     */
     static String[] tableName(String raw) {
         String s = raw.strip();
-        boolean quoted = false;
         int dot = -1;
-        for (int i = 0; i < s.length(); i++) {
+        for (int i = 0, start = 0; i < s.length(); i++) {
             char ch = s.charAt(i);
-            if (ch == '"') quoted = !quoted;
-            else if (ch == '.' && !quoted) {
+            if (ch == '"' && i == start) { // on to the closing quote, or the end
+                int close = i + 1;
+                while (close < s.length() && (s.charAt(close) != '"' || close + 1 < s.length() && s.charAt(close + 1) == '"'))
+                    close += s.charAt(close) == '"' ? 2 : 1;
+                i = close;
+            } else if (ch == '.') {
                 if (dot >= 0) throw badInput("--table '" + raw + "' has more than one dot: write schema.table (quote a name that holds a dot)");
                 dot = i;
+                start = i + 1;
             }
         }
         if (dot < 0) return new String[] {null, name("--table", s)};

@@ -1,7 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -14,10 +13,6 @@ import org.junit.jupiter.api.Test;
 
 /** What happens when the server is not there yet, goes away in the middle of a plan, or two setups race. */
 class FaultsTest {
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) { return s.getLocalPort(); }
-    }
-
     static EmbeddedPostgres start(int port, Path data) throws Exception {
         return EmbeddedPostgres.builder().setPort(port).setDataDirectory(data).setCleanDataDirectory(false)
                 .setServerConfig("wal_level", "logical").start();
@@ -30,7 +25,7 @@ class FaultsTest {
     }
 
     @Test void aServerThatComesUpLateIsReachedWithinTheWaitLikeAWakingNeonCompute() throws Exception {
-        int port = freePort();
+        int port = Pg.freePort();
         String url = "postgresql://postgres@localhost:" + port + "/postgres?sslmode=disable";
         CompletableFuture<Pg.Run> run = CompletableFuture.supplyAsync(() -> Pg.run(new CheckWal(), "--url", url, "--wait", "60"));
         Path data = Files.createTempDirectory("late");
@@ -43,7 +38,7 @@ class FaultsTest {
 
     @Test void itGivesUpWithExit3AfterTheWait() throws Exception {
         long start = System.nanoTime();
-        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://alex@localhost:" + freePort() + "/x", "--wait", "1");
+        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://alex@localhost:" + Pg.freePort() + "/x", "--wait", "1");
         long ms = (System.nanoTime() - start) / 1_000_000;
         assertEquals(3, r.exit(), r.all());
         assertTrue(ms >= 1000 && ms < 15_000, ms + " ms");
@@ -52,7 +47,7 @@ class FaultsTest {
     /** The server stops while create-publication's transaction is open: nothing is half applied; a rerun completes. */
     @Test void aServerStoppedMidPlanLeavesNothingHalfDoneAndARerunCompletes() throws Exception {
         Path data = Files.createTempDirectory("midplan");
-        int port = freePort();
+        int port = Pg.freePort();
         EmbeddedPostgres pg = start(port, data);
         String jdbc = "jdbc:postgresql://localhost:" + port + "/postgres";
         try (Connection c = DriverManager.getConnection(jdbc, "postgres", ""); Statement st = c.createStatement()) {

@@ -144,7 +144,7 @@ final class Pg {
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema')
                 UNION ALL SELECT format('schema %s acl=%s', nspname, nspacl) FROM pg_namespace
-                UNION ALL SELECT format('default %s %s %s', defaclrole::regrole, defaclnamespace, defaclacl) FROM pg_default_acl
+                UNION ALL SELECT format('default %s %s %s', defaclrole::regrole, defaclnamespace::regnamespace, defaclacl) FROM pg_default_acl
                 UNION ALL SELECT format('slot %s %s %s', slot_name, plugin, database) FROM pg_replication_slots
                 UNION ALL SELECT format('publication %s %s %s%s%s', pubname, puballtables, pubinsert, pubupdate, pubdelete)
                   FROM pg_publication
@@ -201,6 +201,40 @@ final class Pg {
                 throw new IllegalStateException(e);
             }
         }
+    }
+
+    /** A TCP port nothing listens on (now). */
+    static int freePort() {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Statements sent to the server while {@code body} runs, counted from pgjdbc's protocol log. */
+    static int statements(Runnable body) {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.postgresql");
+        java.util.logging.Level level = log.getLevel();
+        int[] count = {0};
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) {
+                String m = r.getMessage();
+                if (m != null && (m.startsWith(" FE=> Execute") || m.startsWith(" FE=> SimpleQuery"))) count[0]++;
+            }
+            @Override public void flush() {}
+            @Override public void close() {}
+        };
+        h.setLevel(java.util.logging.Level.ALL);
+        log.setLevel(java.util.logging.Level.FINEST);
+        log.addHandler(h);
+        try {
+            body.run();
+        } finally {
+            log.removeHandler(h);
+            log.setLevel(level);
+        }
+        return count[0];
     }
 
     /** The repository's root: the folder with jbang-catalog.json, from the working directory up. */
