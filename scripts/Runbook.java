@@ -119,23 +119,36 @@ final class Runbook {
         return new Outcome(step.name(), code, findings, a.plan(), true);
     }
 
-    /** Runs a plan as one batch (one round trip), in one transaction when the plan allows it. */
+    /**
+     * Runs a plan as one batch (one round trip), in one transaction when the plan allows it. On a connection already
+     * in a transaction (setup's), a transactional plan joins it: the caller commits, and a failure rolls it all back.
+     */
     static void apply(Connection c, Plan plan) throws SQLException {
-        boolean auto = c.getAutoCommit();
+        boolean auto = c.getAutoCommit(), joined = !auto && plan.transactional();
         c.setAutoCommit(!plan.transactional());
         try (var st = c.createStatement()) {
             for (Sql s : plan.statements()) st.addBatch(s.text());
             st.executeBatch();
-            if (plan.transactional()) c.commit();
+            if (plan.transactional() && !joined) c.commit();
         } catch (BatchUpdateException e) {
-            if (plan.transactional()) c.rollback();
+            rollback(c, plan);
             throw refused(e.getNextException() != null ? e.getNextException() : e, culprit(e, plan));
         } catch (SQLException e) {
-            if (plan.transactional() && !c.isClosed()) c.rollback();
+            rollback(c, plan);
             throw refused(e, null);
         } finally {
-            if (!c.isClosed()) c.setAutoCommit(auto);
+            try {
+                if (!c.isClosed()) c.setAutoCommit(auto);
+            } catch (SQLException lost) { } // the connection broke: the failure being thrown says so
         }
+    }
+
+    /** Rolls a failed plan's transaction back; on a lost connection the server has done it already. */
+    private static void rollback(Connection c, Plan plan) {
+        if (!plan.transactional()) return;
+        try {
+            if (!c.isClosed()) c.rollback();
+        } catch (SQLException lost) { }
     }
 
     /**
@@ -163,7 +176,8 @@ final class Runbook {
         if (state.equals("42501"))
             return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege; nothing was changed");
         if (state.startsWith("08") || state.equals("57P01"))
-            return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again");
+            return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again (safe: what was "
+                    + "done is not done twice, and a transaction cut short was rolled back)");
         return new Failure(REFUSED, what + msg + " (nothing was changed)");
     }
 

@@ -138,7 +138,21 @@ final class Pg {
      * slots, publications and their tables. Two equal snapshots mean the database was left as it was.
      */
     static String catalog(String db) throws SQLException {
-        return String.join("\n", column(db, """
+        try (Connection c = superuser(db)) {
+            return catalog(c);
+        }
+    }
+
+    /** The same snapshot on an open connection (many snapshots in a row). */
+    static String catalog(Connection c) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (ResultSet rs = c.createStatement().executeQuery(CATALOG)) {
+            while (rs.next()) rows.add(rs.getString(1));
+        }
+        return String.join("\n", rows);
+    }
+
+    private static final String CATALOG = """
                 SELECT format('table %s.%s owner=%s ident=%s acl=%s', n.nspname, c.relname, c.relowner::regrole,
                               c.relreplident, c.relacl)
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -150,8 +164,7 @@ final class Pg {
                   FROM pg_publication
                 UNION ALL SELECT format('published %s %s.%s', pubname, schemaname, tablename) FROM pg_publication_tables
                 UNION ALL SELECT format('role %s repl=%s', rolname, rolreplication) FROM pg_roles
-                ORDER BY 1"""));
-    }
+                ORDER BY 1""";
 
     /** What a script did when run in-process: exit code and everything it printed. */
     record Run(int exit, String out, String err) {
