@@ -90,10 +90,13 @@ final class Pg {
     }
 
     /** A new database owned by the Neon-like default role, with the public schema owned by it too. */
-    static String freshDatabase(String prefix) throws SQLException {
+    static String freshDatabase(String prefix) throws SQLException { return freshDatabase(prefix, OWNER); }
+
+    /** The same, owned by another role. */
+    static String freshDatabase(String prefix, String owner) throws SQLException {
         String db = prefix.toLowerCase() + "_" + databases.incrementAndGet();
-        sql("postgres", "CREATE DATABASE " + db + " OWNER " + OWNER);
-        sql(db, "ALTER SCHEMA public OWNER TO " + OWNER);
+        sql("postgres", "CREATE DATABASE " + db + " OWNER " + owner);
+        sql(db, "ALTER SCHEMA public OWNER TO " + owner);
         return db;
     }
 
@@ -248,6 +251,56 @@ final class Pg {
             log.setLevel(level);
         }
         return count[0];
+    }
+
+    /**
+     * TLS files made with the JDK's keytool in {@code dir}: a CA, and a certificate for CN=localhost with the subject
+     * alternative names {@code san} (e.g. "dns:localhost") that the CA signs. PEM, as PostgreSQL and pgjdbc read
+     * them: ca.crt, server.crt, server.key. Returns ca.crt.
+     */
+    static Path certificates(Path dir, String san) throws Exception {
+        Path store = dir.resolve("tls.p12");
+        keytool("-genkeypair", "-alias", "ca", "-dname", "CN=Runbook Test CA", "-ext", "bc:c", "-keystore", store.toString());
+        keytool("-genkeypair", "-alias", "server", "-dname", "CN=localhost", "-ext", "SAN=" + san, "-signer", "ca",
+                "-signerkeypass", "changeit", "-keystore", store.toString());
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(store)) { ks.load(in, "changeit".toCharArray()); }
+        Files.writeString(dir.resolve("server.crt"), pem("CERTIFICATE", ks.getCertificate("server").getEncoded()));
+        Files.writeString(dir.resolve("server.key"), pem("PRIVATE KEY", ks.getKey("server", "changeit".toCharArray()).getEncoded()));
+        Path ca = dir.resolve("ca.crt");
+        Files.writeString(ca, pem("CERTIFICATE", ks.getCertificate("ca").getEncoded()));
+        return ca;
+    }
+
+    private static void keytool(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
+        cmd.addAll(List.of(args));
+        cmd.addAll(List.of("-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2", "-storetype", "PKCS12",
+                "-storepass", "changeit", "-keypass", "changeit"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) throw new IllegalStateException("keytool: " + out);
+    }
+
+    static String pem(String type, byte[] der) {
+        return "-----BEGIN " + type + "-----\n" + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+                + "\n-----END " + type + "-----\n";
+    }
+
+    /** A PostgreSQL with ssl=on and the certificate and key of {@link #certificates}; data kept in {@code data}. */
+    static EmbeddedPostgres tlsServer(Path data, Path certs) throws IOException {
+        return EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setServerConfig("ssl", "on")
+                .setServerConfig("wal_level", "logical")
+                .setDataDirectoryCustomizer(dir -> {
+                    try {
+                        Files.copy(certs.resolve("server.crt"), dir.toPath().resolve("server.crt"));
+                        Path key = dir.toPath().resolve("server.key");
+                        Files.copy(certs.resolve("server.key"), key);
+                        Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }).start();
     }
 
     /** The repository's root: the folder with jbang-catalog.json, from the working directory up. */
