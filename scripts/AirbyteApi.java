@@ -186,11 +186,11 @@ final class AirbyteApi {
                     f.add(rs.getBoolean(3) ? Runbook.Finding.ok("role", role + " has REPLICATION")
                             : Runbook.Finding.fail("role", role + " has no REPLICATION: Airbyte's replication connection "
                             + "will be refused", "jbang grant-access --role " + role + " (it says how to get REPLICATION)"));
-                    // Not one of Airbyte's checks: Airbyte would accept the source and then find no tables there.
+                    // Not one of Airbyte's checks: Airbyte would accept the source, then find no tables there.
                     String[] missing = (String[]) rs.getArray(5).getArray();
-                    if (missing.length > 0) f.add(Runbook.Finding.fail("schemas", "no schema " + String.join(", ",
+                    if (missing.length > 0) throw Runbook.badInput("--schema: no schema " + String.join(", ",
                             java.util.Arrays.stream(missing).map(Runbook::ident).toList()) + " in database " + database
-                            + ": Airbyte would find no tables there", "check --schema (names are case-sensitive; \\dn lists them)"));
+                            + ", where Airbyte would find no tables: check the name (case-sensitive; \\dn lists them); nothing was sent");
                 }
             }
             return new Runbook.Assessment(f, Runbook.Plan.none());

@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
                 "  jbang airbyte-source --ip-allowlist us",
                 "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id 9a1b...",
                 "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run",
-                "%nWith --create: 1 Airbyte's check would fail (nothing sent); 2 no credentials, workspace not found (404), or the "
+                "%nWith --create: 1 Airbyte's check would fail (nothing sent); 2 no credentials, a --schema that does not exist, the workspace not found (404), or the "
                 + "name taken by several sources; 3 the API unreachable, timed out, not JSON, or the credentials refused (401); "
                 + "4 the API refused the request (403, other errors)."})
 class AirbyteSource implements Callable<Integer> {

@@ -29,10 +29,10 @@ final class Runbook {
 
     static final String EXIT_CODES = "%nExit codes:%n"
             + "  0  done, already done, or ready%n"
-            + "  1  not ready: a check failed (its fix is printed); nothing changed%n"
-            + "  2  bad input: an option, or a name that does not exist; nothing changed%n"
-            + "  3  cannot connect or authenticate%n"
-            + "  4  the database refused the change (privilege, lock timeout)%n";
+            + "  1  not ready: a check failed, e.g. something the step needs is missing (its fix is printed); nothing changed%n"
+            + "  2  bad input: an option, or a role, schema or table to act on that does not exist; nothing changed%n"
+            + "  3  cannot connect or authenticate (host, port, database, password, TLS)%n"
+            + "  4  the database refused the change (privilege, lock timeout); its transaction was rolled back%n";
 
     private Runbook() {}
 
@@ -575,7 +575,7 @@ final class Runbook {
 
     // ---- picocli ----------------------------------------------------------------------------------------
 
-    /** A CommandLine with the runbook's exit codes: bad options exit 2; expected failures print one line. */
+    /** A CommandLine with the runbook's exit codes (a command may list its own): bad options exit 2; expected failures print one line. */
     static CommandLine cli(Callable<Integer> command) {
         CommandLine cmd = new CommandLine(command);
         cmd.setExitCodeExceptionMapper(t -> t instanceof Failure f ? f.exitCode : REFUSED);
@@ -595,7 +595,7 @@ final class Runbook {
         });
         var usage = cmd.getCommandSpec().usageMessage();
         List<String> footer = new ArrayList<>(List.of(usage.footer()));
-        footer.add(String.format(EXIT_CODES));
+        if (footer.stream().noneMatch(l -> l.contains("Exit codes:"))) footer.add(String.format(EXIT_CODES)); // unless its own
         usage.footer(footer.toArray(String[]::new));
         return cmd;
     }

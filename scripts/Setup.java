@@ -89,8 +89,8 @@ class Setup implements Callable<Integer> {
         Set<String> found = new LinkedHashSet<>();
         for (String t : tables) {
             String schema = Runbook.tableName(t)[0];
-            if (schema == null) throw Runbook.badInput("--table '" + t + "' has no schema: setup needs schema.table to know "
-                    + "which schemas to grant (e.g. public." + t + ")");
+            if (schema == null) throw Runbook.badInput("--table '" + t + "' has no schema: write schema.table, which also "
+                    + "says the schema to grant (e.g. public." + t + ")");
             found.add(schema);
         }
         return new ArrayList<>(found);
