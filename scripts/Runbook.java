@@ -481,6 +481,11 @@ final class Runbook {
                         throw new Failure(CANNOT_CONNECT, "the pooler host does not allow this: use the direct host " + directHost());
                     String tls = tlsProblem(e, state);
                     if (tls != null) throw new Failure(CANNOT_CONNECT, "cannot connect to " + where + ": " + tls);
+                    if (state.equals("08004") && password == null) // "... authentication, but no password was provided"
+                        throw new Failure(CANNOT_CONNECT, "no password for " + where + ", and the server asks for one: give "
+                                + "it in the URL, $PGPASSWORD, ~/.pgpass (or $PGPASSFILE), or --password to be prompted");
+                    if (state.equals("08004")) // the server refused this connection: trying again will not change that
+                        throw new Failure(CANNOT_CONNECT, "cannot connect to " + where + ": " + firstLine(e.getMessage()));
                     boolean unknownHost = e.getCause() instanceof UnknownHostException;
                     long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
                     if (unknownHost || !state.startsWith("08") || remainingMs <= 0)

@@ -296,6 +296,14 @@ class BadInputTest {
             cases.add(row(a, 3, List.of("authentication failed", "check the password"), "--url", url(Pg.OWNER, "wrong-password", db)));
             cases.add(row(a, 3, List.of("'badinput_nope'", "--dbname"), "--url", url(Pg.OWNER, Pg.OWNER_PASSWORD, "badinput_nope")));
             cases.add(row(a, 3, List.of("nobody", "user name"), "--url", url("nobody", "pw", db)));
+            if (!a.startsWith("airbyte-source")) // which needs the password before connecting
+                cases.add(row(a, 3, List.of("no password", "PGPASSWORD"), "--url", Pg.url(db).replace(":" + Pg.OWNER_PASSWORD, "")));
+            for (String v : INJECTIONS) { // as the user and as the database, in the URL and as options
+                String encoded = java.net.URLEncoder.encode(v, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+                cases.add(row(a, 3, List.of(shown(v), "user name"), "--url", url(encoded, "pw", db)));
+                cases.add(row(a, 3, List.of(shown(v), "--dbname"), "--url", url(Pg.OWNER, Pg.OWNER_PASSWORD, encoded)));
+                cases.add(row(a, 3, List.of(shown(v), "user name"), "--url", Pg.url(db), "--username", v));
+            }
             cases.add(row(a, 2, List.of("--sslmode", "'bogus'"), "--url", Pg.url(db), "--sslmode", "bogus"));
             cases.add(row(a, 2, List.of("--nope"), "--url", Pg.url(db), "--nope"));
         }
