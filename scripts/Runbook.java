@@ -1,4 +1,5 @@
 //JAVA 17+
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
 //DEPS info.picocli:picocli:4.7.7
 //DEPS org.postgresql:postgresql:42.7.10
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
@@ -493,7 +494,7 @@ final class Runbook {
         static String pretty(Object document) {
             try {
                 return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(document);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            } catch (java.io.IOException e) { // not Jackson's subclass: verifying Output would load it on every start
                 throw new IllegalStateException(e);
             }
         }
