@@ -39,8 +39,10 @@ class Bench implements Callable<Integer> {
     @Option(names = "--schemas", split = ",", defaultValue = "1,100", description = "Schemas the tables are spread over; "
             + "a size smaller than that uses one schema per table (default: ${DEFAULT-VALUE}).")
     List<Integer> layouts;
-    @Option(names = "--startup-runs", defaultValue = "7", description = "Timed start-ups of each kind; 0 skips them (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--startup-runs", defaultValue = "11", description = "Timed start-ups of each kind; 0 skips them (default: ${DEFAULT-VALUE}).")
     int startupRuns;
+    @Option(names = "--trace", description = "Print every chunk the proxy passes, and each round trip, to stderr.")
+    boolean trace;
 
     /** The role Airbyte connects as: REPLICATION, owns nothing (made in Neon's console, on Neon). */
     static final String AIRBYTE = "bench_airbyte";
@@ -75,11 +77,11 @@ class Bench implements Callable<Integer> {
 
     public Integer call() throws Exception {
         long started = System.nanoTime();
-        say("bench: PostgreSQL " + Pg.value("postgres", "SHOW server_version") + ", round trip " + rttMs + " ms, "
-                + Runtime.getRuntime().availableProcessors() + " CPUs, heap limit " + Runtime.getRuntime().maxMemory() / (1 << 20) + " MB");
+        progress("bench: PostgreSQL " + Pg.value("postgres", "SHOW server_version") + ", round trip " + rttMs + " ms, "
+                + Runtime.getRuntime().availableProcessors() + " CPUs");
         Pg.sql("postgres", "CREATE ROLE " + AIRBYTE + " LOGIN REPLICATION");
-        proxy = new LatencyProxy(Pg.port(), rttMs);
-        say("warming up (not measured) ...");
+        proxy = new LatencyProxy(Pg.port(), rttMs, trace ? System.err : null);
+        progress("warming up (not measured) ...");
         measure(1, 10);
         Map<String, Result> results = new LinkedHashMap<>();
         for (int layout : layouts)
@@ -87,7 +89,7 @@ class Bench implements Callable<Integer> {
 
         int growing = report(results);
         if (startupRuns > 0) new Startup(Pg.repoRoot(), startupRuns).run();
-        say(String.format("%nbench: done in %.0f s", (System.nanoTime() - started) / 1e9));
+        progress(String.format("bench: done in %.0f s", (System.nanoTime() - started) / 1e9));
         return growing == 0 ? 0 : 1;
     }
 
@@ -100,13 +102,13 @@ class Bench implements Callable<Integer> {
         String copy = db.name() + "_copy";
         Pg.sql("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + db.name() + " OWNER " + Pg.OWNER + " STRATEGY FILE_COPY");
         Db fresh = new Db(copy, db.schemas(), db.url().replace("/" + db.name() + "?", "/" + copy + "?"));
-        say(String.format("  %,d tables in %d schema(s): made in %.1f s", size, db.schemas().size(), (System.nanoTime() - t0) / 1e9));
+        progress(String.format("  %,d tables in %d schema(s): made in %.1f s", size, db.schemas().size(), (System.nanoTime() - t0) / 1e9));
         Map<String, Result> out = new LinkedHashMap<>();
         for (Step step : STEPS) {
             Db on = step.freshCopy() ? fresh : db;
             Result r = run(step, on);
             out.put(step.name(), r);
-            say(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
+            progress(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
                     r.connections(), r.wallMs(), r.exit() == 0 ? "" : "  EXIT " + r.exit()));
         }
         for (Db d : List.of(db, fresh)) {
@@ -126,7 +128,7 @@ class Bench implements Callable<Integer> {
         long wall = (System.nanoTime() - t) / 1_000_000;
         long[] counts = proxy.takeCounts();
         peakHeap = Math.max(peakHeap, heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum());
-        if (r.exit() != 0) say("    " + step.name() + " on " + db.name() + " exited " + r.exit() + ":\n" + r.all());
+        if (r.exit() != 0) progress("    " + step.name() + " on " + db.name() + " exited " + r.exit() + ":\n" + r.all());
         return new Result(counts[0], counts[1], wall, r.exit());
     }
 
@@ -156,7 +158,7 @@ class Bench implements Callable<Integer> {
         return new Db(name, schemas, url);
     }
 
-    /** The table (markdown, for the README), the ratios, and the verdicts; returns how many steps' round trips grow. */
+    /** The table (markdown, for the README), the ratios and the verdicts; returns how many steps grow or failed. */
     int report(Map<String, Result> results) {
         int first = sizes.get(0), last = sizes.get(sizes.size() - 1);
         StringBuilder head = new StringBuilder("| step | schemas |");
@@ -167,7 +169,8 @@ class Bench implements Callable<Integer> {
         }
         head.append(String.format(" wall %,d / %,d |", last, first));
         rule.append("---:|");
-        say("\nRound trips and wall time per step, through a " + rttMs + " ms round-trip link:\n");
+        say("\nRound trips (rt) and wall time per step through a " + rttMs + " ms round-trip link; one table in ten has no "
+                + "primary key; \"schemas\": how many the tables are spread over (fewer tables: one schema each):\n");
         say(head.toString());
         say(rule.toString());
         int growing = 0;
@@ -175,32 +178,37 @@ class Bench implements Callable<Integer> {
         for (int layout : layouts)
             for (Step step : STEPS) {
                 StringBuilder row = new StringBuilder("| " + step.name() + " | " + layout + " |");
+                boolean failed = false;
                 for (int size : sizes) {
                     Result r = results.get(key(step.name(), layout, size));
                     row.append(String.format(" %d rt, %,d ms%s |", r.roundTrips(), r.wallMs(), r.exit() == 0 ? "" : " (exit " + r.exit() + ")"));
+                    failed |= r.exit() != 0;
                 }
                 Result a = results.get(key(step.name(), layout, first)), b = results.get(key(step.name(), layout, last));
                 double ratio = (double) b.wallMs() / Math.max(1, a.wallMs());
                 worstRatio = Math.max(worstRatio, ratio);
                 row.append(String.format(" %.1fx |", ratio));
                 say(row.toString());
-                if (Math.abs(b.roundTrips() - a.roundTrips()) > 2 || a.exit() != 0 || b.exit() != 0) {
+                if (Math.abs(b.roundTrips() - a.roundTrips()) > 2 || failed) {
                     growing++;
-                    System.err.printf("bench: %s (%d schemas): %d round trips at %,d tables, %d at %,d%s%n", step.name(), layout,
-                            a.roundTrips(), first, b.roundTrips(), last, a.exit() != 0 || b.exit() != 0 ? " (a run failed)" : "");
+                    progress(String.format("bench: %s (%d schemas): %d round trips at %,d tables, %d at %,d%s", step.name(), layout,
+                            a.roundTrips(), first, b.roundTrips(), last, failed ? "; a run failed" : ""));
                 }
             }
         say("");
-        say(verdict(growing == 0, "round trips do not grow with the number of tables (within 2)"));
+        say(verdict(growing == 0, "round trips do not grow with the number of tables (within 2), and every run succeeded"));
         say(verdict(worstRatio <= 4, String.format("wall time at %,d tables is at most 4x that at %,d (worst %.1fx)", last, first, worstRatio)));
-        say(verdict(peakHeap < Runtime.getRuntime().maxMemory(), String.format("peak heap %d MB of %d MB",
-                peakHeap / (1 << 20), Runtime.getRuntime().maxMemory() / (1 << 20))));
+        say(verdict(peakHeap < Runtime.getRuntime().maxMemory(), String.format("every step fits in this JVM's heap: peak %d MB of "
+                + "%d MB usable (%s)", peakHeap / (1 << 20), Runtime.getRuntime().maxMemory() / (1 << 20),
+                ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> a.startsWith("-Xmx")).findFirst().orElse("no -Xmx"))));
         return growing;
     }
 
     static String verdict(boolean ok, String what) { return (ok ? "ok    " : "FAIL  ") + what; }
 
     static void say(String line) { System.out.println(line); }
+
+    static void progress(String line) { System.err.println(line); }
 
     public static void main(String... args) { System.exit(new CommandLine(new Bench()).execute(args)); }
 }

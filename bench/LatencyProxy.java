@@ -1,9 +1,11 @@
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -21,19 +23,20 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class LatencyProxy implements AutoCloseable {
     private static final byte[] EOF = new byte[0];
-    private static final java.io.PrintStream DEBUG = System.getenv("PROXY_DEBUG") != null ? System.err : null;
 
     private final ServerSocket listener;
     private final int targetPort;
     private final long delayNanos, rttNanos;
-    private final AtomicLong roundTrips = new AtomicLong();
-    private final AtomicLong connections = new AtomicLong();
+    private final PrintStream trace;
+    private final AtomicLong roundTrips = new AtomicLong(), connections = new AtomicLong();
     private int open; // connections whose client has not closed yet; guarded by this
 
-    LatencyProxy(int targetPort, int rttMs) throws IOException {
+    /** {@code trace}: where to print every chunk and round trip, or null. */
+    LatencyProxy(int targetPort, int rttMs, PrintStream trace) throws IOException {
         this.targetPort = targetPort;
         this.delayNanos = rttMs * 1_000_000L / 2;
         this.rttNanos = 2 * delayNanos;
+        this.trace = trace;
         listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         daemon("proxy-accept", this::acceptLoop);
     }
@@ -67,15 +70,14 @@ final class LatencyProxy implements AutoCloseable {
                 server.setTcpNoDelay(true);
                 connections.incrementAndGet();
                 opened(1);
-                // true: the client has received from the server since it last sent
-                AtomicBoolean received = new AtomicBoolean(true);
+                AtomicBoolean received = new AtomicBoolean(true); // the client has received since it last sent
                 long[] roundStarted = {System.nanoTime() - rttNanos};
                 pipe("client", client, server, () -> {
                     long now = System.nanoTime();
                     if (received.getAndSet(false) && now - roundStarted[0] >= rttNanos) {
-                        if (DEBUG != null) DEBUG.println("ROUND TRIP");
                         roundTrips.incrementAndGet();
                         roundStarted[0] = now;
+                        if (trace != null) trace.println("-- round trip");
                     }
                 }, () -> { }, () -> opened(-1));
                 pipe("server", server, client, () -> { }, () -> received.set(true), () -> { });
@@ -87,39 +89,41 @@ final class LatencyProxy implements AutoCloseable {
 
     /**
      * One direction: a reader stamps each chunk with its due time, a writer delivers it then. {@code onRead} runs as
-     * a chunk arrives, {@code onDeliver} just before it is delivered, {@code onEof} when the sender has closed.
+     * a chunk arrives, {@code onDeliver} just before it is delivered (once written, the client may answer at once),
+     * {@code onEof} when the sender has closed.
      */
-    private void pipe(String label, Socket from, Socket to, Runnable onRead, Runnable onDeliver, Runnable onEof) throws IOException {
-        InputStream in = from.getInputStream();
-        OutputStream out = to.getOutputStream();
+    private void pipe(String from, Socket in, Socket out, Runnable onRead, Runnable onDeliver, Runnable onEof) throws IOException {
+        InputStream source = in.getInputStream();
+        OutputStream sink = out.getOutputStream();
         BlockingQueue<Object[]> queue = new LinkedBlockingQueue<>();
-        daemon(label, () -> {
+        daemon("proxy-read-" + from, () -> {
             byte[] buf = new byte[64 * 1024];
             try {
-                for (int n; (n = in.read(buf)) > 0; ) {
+                for (int n; (n = source.read(buf)) > 0; ) {
                     onRead.run();
-                    if (DEBUG != null) DEBUG.printf("%d %s %d %s%n", System.nanoTime() / 1_000_000 % 100000, Thread.currentThread().getName(), n, new String(buf, 0, Math.min(n, 40)).replaceAll("[^ -~]", "."));
+                    if (trace != null) trace.printf("%s %6d bytes  %s%n", from, n,
+                            new String(buf, 0, Math.min(n, 60), StandardCharsets.ISO_8859_1).replaceAll("[^ -~]", "."));
                     queue.add(new Object[] {System.nanoTime() + delayNanos, Arrays.copyOf(buf, n)});
                 }
-            } catch (IOException ignored) { // the other side closed
+            } catch (IOException ignored) { // closed
             }
             queue.add(new Object[] {System.nanoTime() + delayNanos, EOF});
             onEof.run();
         });
-        daemon("proxy-write", () -> {
+        daemon("proxy-write-" + from, () -> {
             try {
                 while (true) {
                     Object[] chunk = queue.take();
                     for (long wait; (wait = (long) chunk[0] - System.nanoTime()) > 0; ) LockSupport.parkNanos(wait);
                     byte[] bytes = (byte[]) chunk[1];
                     if (bytes == EOF) break;
-                    onDeliver.run(); // before the write: once written, the client may answer at once
-                    out.write(bytes);
-                    out.flush();
+                    onDeliver.run();
+                    sink.write(bytes);
+                    sink.flush();
                 }
-            } catch (IOException | InterruptedException ignored) { // the other side closed
+            } catch (IOException | InterruptedException ignored) { // closed
             }
-            try { from.close(); to.close(); } catch (IOException ignored) { }
+            try { in.close(); out.close(); } catch (IOException ignored) { }
         });
     }
 
