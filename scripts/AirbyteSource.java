@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java Heartbeat.java
-//DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, and Airbyte Cloud's IPs to allow (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
+//SOURCES Runbook.java Heartbeat.java AirbyteApi.java
+//DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, Airbyte Cloud's IPs to allow, or the source created through Airbyte's API (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -24,15 +24,24 @@ import picocli.CommandLine.Option;
         description = {"Turns your connection string into Airbyte's source-postgres configuration for CDC (JSON on "
                 + "stdout, valid for connector 3.7 and 3.8), or the list of fields to fill in Airbyte's \"Create a source\" "
                 + "form (--form), or Airbyte Cloud's addresses to allow in Neon's IP Allow (--ip-allowlist).",
-                "Does not connect to the database. The password is left out unless --include-password."},
+                "Does not connect to the database. The password is left out unless --include-password.",
+                "--create makes the source in Airbyte through its API instead (AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET, "
+                + "or AIRBYTE_API_TOKEN, from the environment), after checking slot, publication and role on the database "
+                + "as Airbyte's connection test does. The password (URL, $PGPASSWORD or --password) goes only into the request."},
         footer = {"%nExamples:",
                 "  jbang airbyte-source --url \"$DATABASE_URL\" > source.json",
                 "  jbang airbyte-source --url \"$DATABASE_URL\" --form",
                 "  jbang airbyte-source --schema public --schema \"Sales Data\" > source.json",
                 "  jbang airbyte-source --sslmode verify-full --ca-cert isrg-root-x1.pem --form",
-                "  jbang airbyte-source --ip-allowlist us"})
+                "  jbang airbyte-source --ip-allowlist us",
+                "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id 9a1b...",
+                "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run",
+                "%nWith --create: 1 Airbyte's check would fail (nothing sent); 2 no credentials, workspace not found (404), or the "
+                + "name taken by several sources; 3 the API unreachable, timed out, not JSON, or the credentials refused (401); "
+                + "4 the API refused the request (403, other errors)."})
 class AirbyteSource implements Callable<Integer> {
     @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin AirbyteApi.Options api = new AirbyteApi.Options();
 
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Replication slot Airbyte reads from (default: ${DEFAULT-VALUE}).")
     String slot;
@@ -53,11 +62,6 @@ class AirbyteSource implements Callable<Integer> {
     @Option(names = "--ip-allowlist", arity = "0..1", fallbackValue = "all", paramLabel = "us|eu|all",
             description = "Print Airbyte Cloud's addresses to allow in Neon's IP Allow (default: all).")
     String ipAllowlist;
-
-    /** Airbyte Cloud's egress addresses (docs.airbyte.com/operating-airbyte/security). */
-    static final List<String> US = List.of("34.106.109.131", "34.106.196.165", "34.106.60.246", "34.106.229.69",
-            "34.106.127.139", "34.106.218.58", "34.106.115.240", "34.106.225.141", "34.33.7.0/29");
-    static final List<String> EU = List.of("13.37.4.46", "13.37.142.60", "35.181.124.238");
 
     private final List<String> notes = new ArrayList<>();
     private static final String PASSWORD_NOTE = "note: the password is not in this output: enter it in Airbyte's "
@@ -181,17 +185,18 @@ class AirbyteSource implements Callable<Integer> {
 
     /** Airbyte Cloud's addresses for a region (us, eu or all), with where to enter them in Neon. */
     static String allowlist(String region) {
+        AirbyteApi.cloudIps("--ip-allowlist", region);
         String r = region.strip().toLowerCase();
-        if (!List.of("us", "eu", "all").contains(r))
-            throw Runbook.badInput("--ip-allowlist '" + region + "' is not one of us, eu, all (the region of your Airbyte Cloud workspace)");
         StringBuilder b = new StringBuilder("# Airbyte Cloud connects from these addresses (docs.airbyte.com/operating-airbyte/security).\n"
-                + "# Only needed when IP Allow is on: Neon console > your project > Settings > IP Allow; add each line, then save.\n");
-        if (!r.equals("eu")) b.append("# US\n").append(String.join("\n", US)).append('\n');
-        if (!r.equals("us")) b.append("# EU\n").append(String.join("\n", EU)).append('\n');
+                + "# Only needed when IP Allow is on: Neon console > your project > Settings > IP Allow; add each line, then save.\n"
+                + "# (Or let jbang allow-airbyte-ips --project-id <id> --region " + r + " add them through Neon's API.)\n");
+        if (!r.equals("eu")) b.append("# US\n").append(String.join("\n", AirbyteApi.US)).append('\n');
+        if (!r.equals("us")) b.append("# EU\n").append(String.join("\n", AirbyteApi.EU)).append('\n');
         return b.toString();
     }
 
     public Integer call() {
+        if (api.create) return create();
         String allow = ipAllowlist == null ? null : allowlist(ipAllowlist);
         if (form || allow == null) {
             String text = form ? form() : Runbook.Output.pretty(configuration()) + "\n";
@@ -200,6 +205,18 @@ class AirbyteSource implements Callable<Integer> {
         }
         if (allow != null) System.out.print((form ? "\n" : "") + allow);
         return Runbook.OK;
+    }
+
+    /** --create: the configuration with the password, sent to Airbyte's API and nowhere else. */
+    private int create() {
+        if (form || ipAllowlist != null) throw Runbook.badInput("--create does not go with --form or --ip-allowlist");
+        if (db.target().password == null)
+            throw Runbook.badInput("--create needs the database password, which Airbyte keeps: put it in --url or $PGPASSWORD, "
+                    + "or use --password to be prompted (~/.pgpass is not read for this)");
+        includePassword = true;
+        Map<String, Object> configuration = configuration();
+        notes.forEach(System.err::println);
+        return AirbyteApi.createSource(api, db, configuration);
     }
 
     public static void main(String... args) { System.exit(Runbook.cli(new AirbyteSource()).execute(args)); }

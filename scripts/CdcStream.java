@@ -38,12 +38,20 @@ final class CdcStream implements AutoCloseable {
         this.stream = stream;
     }
 
-    static CdcStream open(Runbook.Target t, String slot, String publication) throws SQLException {
+    /**
+     * A replication connection (replication=database) as Airbyte's check and its Debezium reader open it: such a
+     * connection runs only replication commands (IDENTIFY_SYSTEM, START_REPLICATION) in the simple query protocol.
+     */
+    static Connection connect(Runbook.Target t) throws SQLException {
         Properties p = t.properties(10);
         PGProperty.REPLICATION.set(p, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(p, "9.4");
         PGProperty.PREFER_QUERY_MODE.set(p, "simple");
-        Connection c = DriverManager.getConnection(t.jdbcUrl(), p);
+        return DriverManager.getConnection(t.jdbcUrl(), p);
+    }
+
+    static CdcStream open(Runbook.Target t, String slot, String publication) throws SQLException {
+        Connection c = connect(t);
         try {
             PGReplicationStream s = c.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
                     .withSlotName(slot)

@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java
+//SOURCES Runbook.java NeonApi.java EnableLogical.java
 //DESCRIPTION Is wal_level logical? Free replication slots and WAL senders, server version, Neon or not (guide step: Enable logical replication)
 
 import java.sql.Connection;
@@ -12,13 +12,23 @@ import picocli.CommandLine.Mixin;
 
 @Command(name = "check-wal", mixinStandardHelpOptions = true, version = "check-wal 1.0",
         description = "Checks that the server can do logical replication: wal_level = logical, a free replication slot "
-                + "and WAL sender. Changes nothing.",
+                + "and WAL sender. Changes nothing, unless --enable on Neon: then it turns logical replication on through "
+                + "Neon's API (NEON_API_KEY from the environment, NEON_API_HOST for another API address) and waits for it.",
         footer = {"%nExamples:",
                 "  jbang check-wal --url \"$DATABASE_URL\"",
-                "  jbang check-wal --json --url postgresql://alex@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname"})
+                "  jbang check-wal --json --url postgresql://alex@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname",
+                "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --dry-run",
+                "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --yes --project-id old-fire-32990194",
+                NeonApi.API_EXIT_CODES})
 class CheckWal implements Callable<Integer>, Runbook.Step {
     @Mixin Runbook.Db db = new Runbook.Db();
     @Mixin Runbook.Output out = new Runbook.Output();
+    @Mixin EnableLogical enabling = new EnableLogical();
+    @Mixin NeonApi.Options neon = new NeonApi.Options();
+
+    /** What the last assess() saw, for --enable. */
+    String walLevel, endpointId;
+    boolean onNeon;
 
     public String name() { return "check-wal"; }
     public boolean readOnly() { return true; }
@@ -36,6 +46,9 @@ class CheckWal implements Callable<Integer>, Runbook.Step {
             String walLevel = rs.getString(1), version = rs.getString(6), endpoint = rs.getString(7);
             int maxSlots = rs.getInt(2), usedSlots = rs.getInt(3), maxSenders = rs.getInt(4), usedSenders = rs.getInt(5);
             boolean neon = (endpoint != null && !endpoint.isEmpty()) || db.target().isNeonHost();
+            this.walLevel = walLevel;
+            this.onNeon = neon;
+            this.endpointId = endpoint != null && !endpoint.isEmpty() ? endpoint : NeonApi.endpointId(db.target());
             f.add(Runbook.Finding.ok("server", "PostgreSQL " + version + (neon ? " on Neon" + (endpoint == null || endpoint.isEmpty()
                     ? "" : " (endpoint " + endpoint + ")") : "")));
             if (db.target().isPooler())
@@ -44,7 +57,7 @@ class CheckWal implements Callable<Integer>, Runbook.Step {
             if (walLevel.equals("logical")) f.add(Runbook.Finding.ok("wal_level", "logical"));
             else f.add(Runbook.Finding.fail("wal_level", walLevel + " (logical replication needs logical)", neon
                     ? "Neon console: your project > Settings > enable logical replication (it cannot be turned off, and "
-                      + "active computes restart); then run check-wal again"
+                      + "active computes restart); then run check-wal again (or let check-wal --enable do it through Neon's API)"
                     : "ALTER SYSTEM SET wal_level = logical;  then restart PostgreSQL (as a superuser; on a managed "
                       + "service, set the parameter in its console)"));
             int freeSlots = maxSlots - usedSlots;
@@ -62,7 +75,7 @@ class CheckWal implements Callable<Integer>, Runbook.Step {
         return new Runbook.Assessment(f, Runbook.Plan.none());
     }
 
-    public Integer call() { return Runbook.run(this, db, out); }
+    public Integer call() { return enabling.enable ? enabling.run(this) : Runbook.run(this, db, out); }
 
     public static void main(String... args) { System.exit(Runbook.cli(new CheckWal()).execute(args)); }
 }

@@ -61,6 +61,13 @@ final class Runbook {
     record Plan(List<Sql> statements, boolean transactional) {
         static Plan none() { return new Plan(List.of(), true); }
         boolean isEmpty() { return statements.isEmpty(); }
+
+        /** The statements as SQL to paste into psql, one a line, inside BEGIN/COMMIT when they are one transaction. */
+        String script() {
+            StringBuilder b = new StringBuilder(transactional ? "BEGIN;\n" : "");
+            for (Sql s : statements) b.append(s.text()).append(";\n");
+            return b.append(transactional ? "COMMIT;\n" : "").toString();
+        }
     }
 
     record Assessment(List<Finding> findings, Plan plan) {
@@ -420,12 +427,13 @@ final class Runbook {
                     if (isPooler() && firstLine(e.getMessage()).contains("replication"))
                         throw new Failure(CANNOT_CONNECT, "the pooler host does not allow this: use the direct host " + directHost());
                     boolean unknownHost = e.getCause() instanceof UnknownHostException;
-                    if (unknownHost || !state.startsWith("08") || System.nanoTime() + backoffMs * 1_000_000 > deadline)
+                    long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
+                    if (unknownHost || !state.startsWith("08") || remainingMs <= 0)
                         throw new Failure(CANNOT_CONNECT, "cannot connect to " + where + ": "
                                 + (unknownHost ? "unknown host '" + host + "' - check the host name" : firstLine(e.getMessage())));
                     if (attempt == 1) progress("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
                             + " s (a suspended Neon compute takes a moment to wake)");
-                    try { Thread.sleep(backoffMs); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Failure(CANNOT_CONNECT, "interrupted"); }
+                    try { Thread.sleep(Math.min(backoffMs, remainingMs)); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Failure(CANNOT_CONNECT, "interrupted"); }
                     backoffMs = Math.min(backoffMs * 2, 2000);
                 }
             }
@@ -437,7 +445,7 @@ final class Runbook {
     /** Output options every script shares. Findings go to stdout; progress and errors to stderr. */
     static final class Output {
         @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
-        @Option(names = "--dry-run", description = "Change nothing; print the SQL that would run as a script for psql.") boolean dryRun;
+        @Option(names = "--dry-run", description = "Change nothing; print what would run: SQL as a script for psql, an API request as JSON.") boolean dryRun;
 
         void print(List<Outcome> outcomes) { print(outcomes, Map.of()); }
 
@@ -451,7 +459,7 @@ final class Runbook {
         }
 
         private void text(java.io.PrintStream stdout, Outcome o) {
-            boolean color = System.console() != null && System.getenv("NO_COLOR") == null;
+            boolean color = terminal() && System.getenv("NO_COLOR") == null;
             stdout.println(o.step() + (o.applied() ? "" : dryRun ? " (dry run)" : ""));
             for (Finding f : o.findings()) {
                 String label = f.status().name().toLowerCase();
@@ -504,10 +512,7 @@ final class Runbook {
             StringBuilder b = new StringBuilder("\n-- Dry run: nothing has been changed. Review, then run with psql -v ON_ERROR_STOP=1 -f <file>\n");
             for (Outcome o : outcomes) {
                 if (o.plan().isEmpty()) continue;
-                b.append("\n-- ").append(o.step()).append('\n');
-                if (o.plan().transactional()) b.append("BEGIN;\n");
-                for (Sql s : o.plan().statements()) b.append(s.text()).append(";\n");
-                if (o.plan().transactional()) b.append("COMMIT;\n");
+                b.append("\n-- ").append(o.step()).append('\n').append(o.plan().script());
             }
             return b.toString();
         }
@@ -540,5 +545,30 @@ final class Runbook {
         return cmd;
     }
 
+    /** Setups and teardowns on one database run one after the other (a session-level advisory lock). */
+    static void serialise(Connection c) throws SQLException {
+        try (var st = c.createStatement()) {
+            st.execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
+        }
+    }
+
     static void progress(String line) { System.err.println(line); }
+
+    /** A person at a terminal. From Java 22 System.console() is not null for pipes too; isTerminal() tells them apart. */
+    static boolean terminal() {
+        java.io.Console console = System.console();
+        if (console == null) return false;
+        try {
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+        } catch (ReflectiveOperationException before22) {
+            return true;
+        }
+    }
+
+    /** Asks a yes/no question on the terminal: true for yes or y; null when there is no terminal to ask on. */
+    static Boolean confirm(String question) {
+        if (!terminal()) return null;
+        String answer = System.console().readLine("%s Type yes to go on: ", question);
+        return answer != null && (answer.strip().equalsIgnoreCase("yes") || answer.strip().equalsIgnoreCase("y"));
+    }
 }

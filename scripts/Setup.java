@@ -106,7 +106,7 @@ class Setup implements Callable<Integer> {
         AirbyteSource source = source();
         Map<String, Object> configuration = source.configuration(); // its bad input shows before anything changes
         try (Connection c = db.connect()) {
-            if (!out.dryRun) serialise(c);
+            if (!out.dryRun) Runbook.serialise(c);
             List<Runbook.Outcome> preview = runAll(c, steps, true);
             Runbook.Outcome last = preview.get(preview.size() - 1);
             if (out.dryRun || last.exitCode() != Runbook.OK) {
@@ -131,13 +131,6 @@ class Setup implements Callable<Integer> {
             if (s instanceof CreatePublication && !o.plan().isEmpty()) ((CreateSlot) steps.get(3)).publicationPlanned = true;
         }
         return outcomes;
-    }
-
-    /** Two setups on one database at once run one after the other (a session-level advisory lock). */
-    private static void serialise(Connection c) throws SQLException {
-        try (var st = c.createStatement()) {
-            st.execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
-        }
     }
 
     public static void main(String... args) { System.exit(Runbook.cli(new Setup()).execute(args)); }

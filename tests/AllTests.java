@@ -10,6 +10,11 @@
 //SOURCES Pg.java
 //SOURCES ../scripts/Setup.java
 //SOURCES ../scripts/CdcStream.java
+//SOURCES ../scripts/AllowAirbyteIps.java
+//SOURCES FakeApi.java
+//SOURCES ../scripts/Teardown.java
+//SOURCES ../scripts/SlotStatus.java
+//SOURCES ../scripts/Doctor.java
 //SOURCES CheckWalTest.java
 //SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
@@ -17,8 +22,18 @@
 //SOURCES AirbyteSourceTest.java
 //SOURCES SetupTest.java
 //SOURCES ReplicationTest.java
+//SOURCES TeardownTest.java
+//SOURCES SlotStatusTest.java
 //SOURCES LauncherTest.java
 //SOURCES HeartbeatTest.java
+//SOURCES FaultsTest.java
+//SOURCES NeonApiTest.java
+//SOURCES AllowAirbyteIpsTest.java
+//SOURCES EnableLogicalTest.java
+//SOURCES AirbyteApiTest.java
+//SOURCES DoctorTest.java
+//SOURCES DoctorSlotTest.java
+//SOURCES DoctorServerTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed, N skipped"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -46,7 +61,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
 class AllTests {
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
-            ReplicationTest.class, HeartbeatTest.class, LauncherTest.class);
+            ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class, SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
+            AirbyteApiTest.class, FaultsTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed, (\\d+) skipped$");

@@ -59,10 +59,32 @@ class LauncherTest {
         assertEquals(0, source.exit(), source.err());
         assertEquals(db, new ObjectMapper().readTree(source.out()).get("database").asText());
 
+        try (FakeApi neon = new FakeApi(); FakeApi airbyte = new FakeApi()) {
+            neon.neonProject("old-fire-32990194", "shop", "{\"allowed_ips\": {\"ips\": [\"203.0.113.7\"]}}");
+            Result allow = jbang(neon.neonEnv(), "allow-airbyte-ips", "--project-id", "old-fire-32990194", "--region", "eu");
+            assertEquals(0, allow.exit(), allow.out() + allow.err());
+            assertEquals(4, neon.project("old-fire-32990194").path("settings").path("allowed_ips").path("ips").size());
+            airbyte.on("GET /v1/sources", FakeApi.Reply.ok(java.util.Map.of("data", List.of())));
+            airbyte.on("POST /v1/sources", FakeApi.Reply.ok(java.util.Map.of("sourceId", "new-id")));
+            Result create = jbang(java.util.Map.of("AIRBYTE_API_TOKEN", FakeApi.AIRBYTE_TOKEN), "airbyte-source", "--url", url,
+                    "--create", "--workspace-id", "w-1", "--api-url", airbyte.url("/v1"));
+            assertEquals(0, create.exit(), create.out() + create.err());
+            assertEquals("new-id", create.out().strip());
+            for (Result r : List.of(allow, create))
+                for (String secret : FakeApi.SECRETS) assertFalse((r.out() + r.err()).contains(secret));
+        }
+
         Result again = jbang("setup", "--url", url);
         assertEquals(0, again.exit(), again.out() + again.err());
-        for (Result r : List.of(wal, dry, source, again)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
-        Pg.sql("postgres", "SELECT pg_drop_replication_slot('airbyte_slot')");
+        Result doctor = jbang("doctor", "--url", url, "--deep");
+        assertEquals(0, doctor.exit(), doctor.out() + doctor.err());
+        Result status = jbang("slot-status", "--url", url, "--json");
+        assertEquals(1, status.exit(), "the slot is inactive: " + status.out() + status.err());
+        assertEquals("airbyte_slot", new ObjectMapper().readTree(status.out()).get("slots").get(0).get("slot").asText());
+        Result teardown = jbang("teardown", "--url", url, "--yes");
+        assertEquals(0, teardown.exit(), teardown.out() + teardown.err());
+        assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
+        for (Result r : List.of(wal, dry, source, again, doctor, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
     }
 
     @Test void thePasswordComesFromAPgpassFile() throws Exception {

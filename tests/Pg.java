@@ -180,16 +180,25 @@ final class Pg {
 
     static Run run(Callable<Integer> script, String... args) { return run(script, Map.of(), args); }
 
-    /** Every Runbook.Db field of the script (and of the steps it composes) reads this environment. */
+    /**
+     * Every option group of the script that reads the environment (Runbook.Db, the Neon and Airbyte API options:
+     * any field whose object has a {@code Map env}) reads this one instead.
+     */
     private static void setEnv(Object script, Map<String, String> env) {
         for (var f : script.getClass().getDeclaredFields()) {
-            if (f.getType() == Runbook.Db.class) {
-                try {
-                    f.setAccessible(true);
-                    ((Runbook.Db) f.get(script)).env = env;
-                } catch (IllegalAccessException e) {
-                    throw new IllegalStateException(e);
-                }
+            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) continue;
+            try {
+                f.setAccessible(true);
+                Object group = f.get(script);
+                if (group == null) continue;
+                var envField = group.getClass().getDeclaredField("env");
+                if (envField.getType() != Map.class) continue;
+                envField.setAccessible(true);
+                envField.set(group, env);
+            } catch (NoSuchFieldException notAGroupWithEnv) {
+                // next field
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e);
             }
         }
     }

@@ -1,0 +1,228 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Doctor's publication, replica identity, slot and Airbyte-check findings: each made to fail, then fixed. */
+class DoctorSlotTest {
+    static final String SLOT = DoctorTest.SLOT;
+
+    @AfterEach void dropSlots() throws Exception {
+        Pg.sql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'doctor%' AND NOT active");
+    }
+
+    static Pg.Run doctor(String db, String... more) { return DoctorTest.doctor(db, more); }
+
+    static String status(Pg.Run r, String group, String check) { return DoctorTest.status(r, group, check); }
+
+    @Test void noPublicationAndNoSlotFailAirbytesCheckUntilTheNamedStepsRun() throws Exception {
+        String db = DoctorTest.shop();
+        Pg.Run r = doctor(db);
+        assertEquals(1, r.exit(), r.all());
+        assertEquals("fail", status(r, "publication", "create-publication"), r.out());
+        assertEquals("fail", status(r, "slot", "create-slot"), r.out());
+        String verdict = DoctorTest.finding(r, "airbyte check", "verdict").get("message").asText();
+        assertEquals("Airbyte's connection test would fail with: Expected exactly one replication slot but found 0. "
+                + "Please read the docs and add a replication slot to your database.", verdict);
+        assertTrue(DoctorTest.finding(r, "publication", "create-publication").get("message").asText()
+                .contains("jbang create-publication --publication airbyte_publication --schema public --add"), r.out());
+
+        assertEquals(0, Pg.run(new CreatePublication(), "--url", Pg.url(db)).exit());
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run after = doctor(db);
+        assertEquals(0, after.exit(), after.all());
+        assertEquals("ok", status(after, "airbyte check", "verdict"), after.out());
+    }
+
+    @Test void aPublicationThatSkipsDeletesOrLeavesTablesOutIsReported() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.as(db, "CREATE TABLE public.notes (id int PRIMARY KEY)",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE public.customers, public.orders WITH (publish = 'insert, update')");
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run r = doctor(db, "--table", "public.customers", "--table", "public.orders");
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(List.of("publication/operations=fail", "publication/create-publication=fail"), DoctorTest.failures(r));
+        assertEquals("warn", status(r, "publication", "left out"), r.out());
+        assertTrue(DoctorTest.finding(r, "publication", "left out").get("message").asText().contains("full refresh only"));
+
+        DoctorTest.as(db, DoctorTest.fix(r, "publication", "operations"), DoctorTest.fix(r, "publication", "left out"));
+        Pg.Run after = doctor(db, "--table", "public.customers", "--table", "public.orders");
+        assertEquals(0, after.exit(), after.all());
+        assertNull(status(after, "publication", "left out"), after.out());
+        assertEquals("t", Pg.value(db, "SELECT pubdelete FROM pg_publication WHERE pubname = 'airbyte_publication'"));
+        assertEquals(List.of("customers", "notes", "orders"), Pg.column(db, "SELECT tablename FROM pg_publication_tables ORDER BY 1"));
+    }
+
+    @Test void aPartitionedTablePublishedByPartitionFailsUntilPublishedThroughItsRoot() throws Exception {
+        String db = Pg.freshDatabase("doctor");
+        DoctorTest.as(db, "CREATE TABLE public.events (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)",
+                "CREATE TABLE public.events_2025 PARTITION OF public.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE public.events");
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run r = doctor(db);
+        assertEquals(1, r.exit(), r.all());
+        assertEquals("fail", status(r, "publication", "partitions"), r.out());
+        DoctorTest.as(db, DoctorTest.fix(r, "publication", "partitions"));
+        Pg.Run after = doctor(db);
+        assertEquals(0, after.exit(), after.all());
+        assertEquals("ok", status(after, "publication", "partitions"), after.out());
+        assertEquals("t", Pg.value(db, "SELECT pubviaroot FROM pg_publication"));
+    }
+
+    @Test void aForAllTablesPublicationIsReportedAndCoversEveryTable() throws Exception {
+        String db = DoctorTest.shop();
+        Pg.sql(db, "CREATE PUBLICATION airbyte_publication FOR ALL TABLES"); // needs a superuser
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run r = doctor(db);
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("ok", status(r, "publication", "all tables"), r.out());
+        assertTrue(DoctorTest.finding(r, "publication", "tables").get("message").asText().startsWith("2 in"), r.out());
+    }
+
+    @Test void publishedTablesWithoutAUsableReplicaIdentityFailUntilThePrintedSqlRuns() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.as(db, "CREATE TABLE public.audit (note text)",
+                "CREATE TABLE public.codes (code text NOT NULL UNIQUE, label text)",
+                "ALTER TABLE public.codes REPLICA IDENTITY USING INDEX codes_code_key",
+                "ALTER TABLE public.orders REPLICA IDENTITY NOTHING",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE public.audit, public.codes, public.customers, public.orders");
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run r = doctor(db);
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(List.of("publication/create-publication=fail", "replica identity/missing=fail"), DoctorTest.failures(r));
+        assertEquals("ok", status(r, "replica identity", "using index"), r.out());
+        String fix = DoctorTest.fix(r, "replica identity", "missing");
+        assertTrue(fix.contains("ALTER TABLE \"public\".\"audit\" REPLICA IDENTITY FULL;"), fix);
+        assertTrue(fix.contains("ALTER TABLE \"public\".\"orders\" REPLICA IDENTITY DEFAULT;"), fix);
+
+        DoctorTest.as(db, fix);
+        Pg.Run after = doctor(db);
+        assertEquals(0, after.exit(), after.all());
+        assertEquals(List.of("audit f", "codes i", "customers d", "orders d"),
+                Pg.column(db, "SELECT relname || ' ' || relreplident::text FROM pg_class WHERE relname IN ('audit', 'codes', 'customers', 'orders') ORDER BY 1"));
+        DoctorTest.as(db, "UPDATE public.audit SET note = 'x'", "DELETE FROM public.orders");
+    }
+
+    @Test void aSlotWithTheWrongPluginFailsUntilDroppedAndMadeAgain() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.as(db, "CREATE PUBLICATION airbyte_publication FOR TABLE public.customers, public.orders",
+                "SELECT pg_create_logical_replication_slot('" + SLOT + "', 'test_decoding')");
+        Pg.Run r = doctor(db);
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(List.of("slot/slot=fail", "airbyte check/slot query=fail", "airbyte check/verdict=fail"), DoctorTest.failures(r));
+
+        String fix = DoctorTest.fix(r, "slot", "slot");
+        DoctorTest.as(db, fix.substring(fix.indexOf("SELECT pg_drop_replication_slot")));
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        Pg.Run after = doctor(db);
+        assertEquals(0, after.exit(), after.all());
+        assertEquals("pgoutput", Pg.value(db, "SELECT plugin FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'"));
+    }
+
+    @Test void aRoleWithoutReplicationFailsAirbytesReplicationConnectionUntilGranted() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.setup(db);
+        String role = DoctorTest.ROLE;
+        Pg.sql("postgres", "DROP ROLE IF EXISTS " + role, "CREATE ROLE " + role + " LOGIN PASSWORD '" + DoctorTest.ROLE_PASSWORD + "'");
+        try {
+            Pg.sql(db, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO " + role);
+            String url = Pg.url(db, role, DoctorTest.ROLE_PASSWORD);
+            Pg.Run r = DoctorTest.doctorAt(url);
+            assertEquals(1, r.exit(), r.all());
+            assertEquals("fail", status(r, "airbyte check", "replication"), r.out());
+            String verdict = DoctorTest.finding(r, "airbyte check", "verdict").get("message").asText();
+            assertTrue(verdict.startsWith("Airbyte's connection test would fail with: "), verdict);
+            if (Pg.major() < 16) assertTrue(verdict.contains("User '" + role + "' does not have enough privileges for CDC "
+                    + "replication. Please read the docs and add required privileges."), verdict);
+            assertTrue(DoctorTest.fix(r, "airbyte check", "replication").contains("ALTER ROLE \"" + role + "\" REPLICATION;"));
+
+            Pg.sql("postgres", "ALTER ROLE " + role + " REPLICATION");
+            Pg.Run after = DoctorTest.doctorAt(url);
+            assertEquals("ok", status(after, "airbyte check", "replication"), after.out());
+            assertEquals("ok", status(after, "airbyte check", "verdict"), after.out());
+            assertFalse((r.all() + after.all()).contains(DoctorTest.ROLE_PASSWORD));
+        } finally {
+            Pg.sql(db, "DROP OWNED BY " + role);
+            Pg.sql("postgres", "DROP ROLE " + role);
+        }
+    }
+
+    /** FACTS.md: a pgoutput slot made before its publication is poisoned on PostgreSQL 14-17. */
+    @Test void aSlotMadeBeforeItsPublicationIsFoundByDeepWithoutConsumingIt() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Pg.major() < 18, "PostgreSQL 18 skips a missing publication instead");
+        String db = DoctorTest.shop();
+        DoctorTest.as(db, "SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')",
+                "INSERT INTO public.customers VALUES (1, 'before the publication')",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE public.customers, public.orders",
+                "INSERT INTO public.customers VALUES (2, 'after')");
+        Pg.Run shallow = doctor(db);
+        assertEquals(0, shallow.exit(), "without --deep the slot is not read: " + shallow.all());
+        assertNull(status(shallow, "slot", "decoding"));
+
+        String catalog = Pg.catalog(db), confirmed = DoctorTest.confirmed(SLOT);
+        Pg.Run r = doctor(db, "--deep");
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(List.of("slot/decoding=fail"), DoctorTest.failures(r));
+        assertTrue(DoctorTest.finding(r, "slot", "decoding").get("message").asText()
+                .contains("publication \"airbyte_publication\" does not exist"), r.out());
+        assertEquals(catalog, Pg.catalog(db));
+        assertEquals(confirmed, DoctorTest.confirmed(SLOT));
+
+        String fix = DoctorTest.fix(r, "slot", "decoding");
+        assertTrue(fix.contains("jbang create-slot --slot " + SLOT + " --publication airbyte_publication"), fix);
+        DoctorTest.as(db, fix.substring(0, fix.indexOf('\n')));
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        DoctorTest.as(db, "INSERT INTO public.customers VALUES (3, 'after the new slot')");
+        Pg.Run after = doctor(db, "--deep");
+        assertEquals(0, after.exit(), after.all());
+        assertEquals("ok", status(after, "slot", "decoding"), after.out());
+    }
+
+    @Test void aSlotBeingReadIsReportedWithItsReaderAndNotPeeked() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.setup(db);
+        Runbook.Db target = new Runbook.Db();
+        target.url = Pg.url(db);
+        try (CdcStream stream = CdcStream.open(target.target(), SLOT, "airbyte_publication")) {
+            String pid = Pg.value("postgres", "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'");
+            Pg.Run r = doctor(db, "--deep");
+            assertEquals(0, r.exit(), r.all());
+            assertTrue(DoctorTest.finding(r, "slot", "reader").get("message").asText().contains("pid " + pid), r.out());
+            assertTrue(DoctorTest.finding(r, "slot", "decoding").get("message").asText().startsWith("not peeked"), r.out());
+        }
+    }
+
+    @Test void onNeonAnInactiveSlotIsAWarningUntilAReaderConnects() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.setup(db);
+        Pg.sql("postgres", "ALTER DATABASE " + db + " SET neon.endpoint_id = 'ep-cool-darkness-123456'");
+        Pg.Run r = doctor(db);
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("warn", status(r, "slot", "reader"), r.out());
+        assertTrue(DoctorTest.finding(r, "slot", "reader").get("message").asText().contains("40 hours"), r.out());
+        assertTrue(DoctorTest.finding(r, "server", "server").get("message").asText().contains("on Neon"), r.out());
+        Runbook.Db target = new Runbook.Db();
+        target.url = Pg.url(db);
+        try (CdcStream stream = CdcStream.open(target.target(), SLOT, "airbyte_publication")) {
+            assertEquals("ok", status(doctor(db), "slot", "reader"));
+        }
+    }
+
+    @Test void anIdleSlotWithoutHeartbeatTableIsAWarningUntilOneIsPublished() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.setup(db);
+        DoctorTest.as(db, "CREATE TABLE public.unpublished (id int)", "INSERT INTO public.unpublished VALUES (1)");
+        Pg.Run r = doctor(db, "--table", "public.customers", "--table", "public.orders");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("warn", status(r, "slot", "heartbeat"), r.out());
+        String fix = DoctorTest.fix(r, "slot", "heartbeat");
+        assertTrue(fix.startsWith("jbang create-publication --publication airbyte_publication") && fix.endsWith(" --heartbeat"), fix);
+
+        // what create-publication --heartbeat does: a one-row table, in the publication
+        DoctorTest.as(db, "CREATE SCHEMA ops", "CREATE TABLE ops.airbyte_heartbeat (id int PRIMARY KEY, text text)",
+                "ALTER PUBLICATION airbyte_publication ADD TABLE ops.airbyte_heartbeat");
+        Pg.Run after = doctor(db, "--table", "public.customers", "--table", "public.orders");
+        assertEquals("ok", status(after, "slot", "heartbeat"), after.out());
+    }
+}
