@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, version = "bench 1.0",
         description = {"Starts an embedded PostgreSQL 17 behind a proxy that adds --rtt-ms of latency per round trip, makes "
                 + "databases of 10, 1,000 and 10,000 tables (one in ten without a primary key) in 1 and in 100 schemas, "
-                + "and runs every step against each through the proxy, in this JVM (-Xmx256m). Prints round trips and "
+                + "and runs every step (doctor included) against each through the proxy, in this JVM (-Xmx256m). Prints round trips and "
                 + "wall time per step and size, then times start-up: check-wal against a hello-world script.",
                 "Exits 1 when a step's round trips grow with the number of tables (more than 2 apart between the "
                 + "smallest and the largest size)."},
