@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
                 + "databases of 10, 1,000 and 10,000 tables (one in ten without a primary key) in 1 and in 100 schemas, "
                 + "and runs every step (doctor included) against each through the proxy, in this JVM (-Xmx256m). Prints round trips and "
                 + "wall time per step and size, then times start-up: check-wal against a hello-world script.",
-                "Exits 1 when a step's round trips grow with the number of tables (more than 2 apart between the "
+                "Exits 1 when a run fails, or a step's round trips grow with the number of tables (more than 2 apart between the "
                 + "smallest and the largest size)."},
         footer = {"%nExamples:", "  ./jbang bench/Bench.java", "  ./jbang bench/Bench.java --rtt-ms 50 --tables 10,10000 --startup-runs 0"})
 class Bench implements Callable<Integer> {
