@@ -139,6 +139,23 @@ final class AirbyteApi {
         }
     }
 
+    /** Not one of Airbyte's checks: Airbyte would accept the source, then find no tables in a schema that is not there. */
+    private static void requireSchemas(Connection c, Map<String, Object> configuration) throws SQLException {
+        @SuppressWarnings("unchecked") List<String> schemas = (List<String>) configuration.get("schemas");
+        try (var st = c.prepareStatement("SELECT ARRAY(SELECT s FROM unnest(?::text[]) s "
+                + "WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s))")) {
+            st.setArray(1, c.createArrayOf("text", schemas.toArray()));
+            try (var rs = st.executeQuery()) {
+                rs.next();
+                String[] missing = (String[]) rs.getArray(1).getArray();
+                if (missing.length > 0) throw Runbook.badInput("--schema: no schema " + String.join(", ",
+                        java.util.Arrays.stream(missing).map(Runbook::ident).toList()) + " in database "
+                        + configuration.get("database") + ", where Airbyte would find no tables: check the name "
+                        + "(case-sensitive; \\dn lists them); nothing was sent");
+            }
+        }
+    }
+
     /**
      * --create: checks (unless skipped), then POST /sources, or PATCH /sources/{id} when the workspace has a source
      * of that name. Prints the source id on stdout; the password is only in the request body.
@@ -153,6 +170,7 @@ final class AirbyteApi {
         if (!o.skipChecks) {
             Runbook.Outcome checked;
             try (Connection c = db.connect()) {
+                requireSchemas(c, configuration);
                 @SuppressWarnings("unchecked") Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
                 String slot = (String) cdc.get("replication_slot"), publication = (String) cdc.get("publication");
                 checked = Runbook.runOn(c, new AirbyteCheck(db.target(), slot, publication, (String) configuration.get("username"),

@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
                 "  jbang airbyte-source --ip-allowlist us",
                 "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id 9a1b...",
                 "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run",
-                "%nWith --create: 1 Airbyte's check would fail (nothing sent); 2 no credentials, workspace not found (404), or the "
+                "%nWith --create: 1 Airbyte's check would fail (nothing sent); 2 no credentials, a --schema that does not exist, the workspace not found (404), or the "
                 + "name taken by several sources; 3 the API unreachable, timed out, not JSON, or the credentials refused (401); "
                 + "4 the API refused the request (403, other errors)."})
 class AirbyteSource implements Callable<Integer> {
@@ -142,8 +142,10 @@ class AirbyteSource implements Callable<Integer> {
             bytes = Files.readAllBytes(file);
             if (CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(bytes)).isEmpty())
                 throw new CertificateException();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw Runbook.badInput("--ca-cert " + file + ": no such file: give the path of the CA certificate (PEM)");
         } catch (IOException e) {
-            throw Runbook.badInput("--ca-cert " + file + ": cannot read it (" + e.getClass().getSimpleName() + ")");
+            throw Runbook.badInput("--ca-cert " + file + ": cannot read it (permissions, or a directory?): give a readable PEM file");
         } catch (CertificateException | RuntimeException e) {
             throw Runbook.badInput("--ca-cert " + file + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
@@ -215,8 +217,9 @@ class AirbyteSource implements Callable<Integer> {
                     + "or use --password to be prompted (~/.pgpass is not read for this)");
         includePassword = true;
         Map<String, Object> configuration = configuration();
-        notes.forEach(System.err::println);
-        return AirbyteApi.createSource(api, db, configuration);
+        int exit = AirbyteApi.createSource(api, db, configuration);
+        if (exit == Runbook.OK) notes.forEach(System.err::println); // after a failure, its one line says it all
+        return exit;
     }
 
     public static void main(String... args) { System.exit(Runbook.cli(new AirbyteSource()).execute(args)); }

@@ -238,14 +238,17 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                 while (rs.next()) hits.computeIfAbsent(rs.getInt(1) - 1, k -> new ArrayList<>())
                         .add(new Object[] {rs.getObject(2) == null ? null : rs.getLong(2), rs.getString(3)});
             }
+            List<String> missing = new ArrayList<>();
             hits.forEach((i, rows) -> {
-                String arg = "--table '" + tableArgs.get(i) + "'";
-                if (rows.get(0)[0] == null) problems.add(arg + ": no such table" + (sch[i] == null ? " in any schema" : "")
-                        + " (names are case-sensitive; views cannot be published)");
-                else if (rows.size() > 1) problems.add(arg + " is ambiguous, write schema.table: it is in schemas "
+                String arg = "'" + tableArgs.get(i) + "'";
+                if (rows.get(0)[0] == null) missing.add(arg);
+                else if (rows.size() > 1) problems.add("--table " + arg + " is ambiguous, write schema.table: it is in schemas "
                         + rows.stream().map(r -> (String) r[1]).collect(Collectors.joining(", ")));
                 else oids.add((Long) rows.get(0)[0]);
             });
+            if (!missing.isEmpty()) problems.add(0, "--table " + few(missing, ", ") + ": no such table"
+                    + (java.util.Arrays.stream(sch).allMatch(java.util.Objects::isNull) ? " in any schema" : "")
+                    + " (names are case-sensitive; views cannot be published)");
         }
         try (PreparedStatement st = c.prepareStatement(RESOLVE_SCHEMAS)) {
             String[] names = schemaArgs.stream().map(s -> Runbook.name("--schema", s)).toArray(String[]::new);
@@ -261,8 +264,15 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
             }
             empty.keySet().forEach(s -> problems.add("--schema '" + s + "' has no tables: create them first, or leave it out"));
         }
-        if (!problems.isEmpty()) throw Runbook.badInput(String.join("; ", problems));
+        if (!problems.isEmpty()) throw Runbook.badInput(few(problems, "; "));
         return oids.stream().distinct().toList();
+    }
+
+    /** The first few, then a count: an error stays one readable line with 10,000 bad names. */
+    static String few(List<String> items, String separator) {
+        int shown = 5;
+        return String.join(separator, items.subList(0, Math.min(shown, items.size())))
+                + (items.size() > shown ? " and " + (items.size() - shown) + " more" : "");
     }
 
     // Level 0 is the asked table itself; for a partitioned one, pg_partition_tree adds its partitions, of which the

@@ -76,11 +76,21 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                     else if (!"pgoutput".equals(plugin)) wrong.add("its plugin is " + plugin);
                     if (database != null && !database.equals(thisDatabase)) wrong.add("it belongs to database " + database);
                     if (temporary) wrong.add("it is temporary");
-                    if (wrong.isEmpty()) f.add(Runbook.Finding.ok("slot", slot + " exists (pgoutput, this database, "
-                            + (active ? "active: a client is streaming from it" : "inactive") + ")"));
-                    else f.add(Runbook.Finding.fail("slot", slot + " exists but " + String.join(", ", wrong)
+                    if (!wrong.isEmpty()) f.add(Runbook.Finding.fail("slot", slot + " exists but " + String.join(", ", wrong)
                             + ": Airbyte cannot use it", "choose another name with --slot, or, if nothing uses it, drop it "
                             + "and run create-slot again: SELECT pg_drop_replication_slot(" + Runbook.literal(slot) + ");"));
+                    else f.add(Runbook.Finding.ok("slot", slot + " exists (pgoutput, this database, "
+                            + (active ? "active: a client is streaming from it" : "inactive") + ")"));
+                    // The guide's order (slot, then publication): on 14-17 such a slot fails every reader once anything was written.
+                    if (wrong.isEmpty() && !publicationExists) {
+                        String why = slot + " exists but publication " + publication + " does not" + (publicationPlanned
+                                ? " yet" : "") + ": a slot made before its publication cannot be read on PostgreSQL 14-17 "
+                                + "(\"publication does not exist\") once anything was written in between";
+                        String fix = "if nothing reads it yet, drop it and let the slot be made after the publication:  "
+                                + "SELECT pg_drop_replication_slot(" + Runbook.literal(slot) + ");  (or --force to keep it; "
+                                + "jbang doctor --deep tells whether it can be read)";
+                        f.add(force ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
+                    }
                     return new Runbook.Assessment(f, Runbook.Plan.none());
                 }
                 if (!walLevel.equals("logical"))

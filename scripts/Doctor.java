@@ -31,7 +31,12 @@ import picocli.CommandLine.Option;
         footer = {"%nExamples (the URL can also come from $DATABASE_URL):",
                 "  jbang doctor --url \"$DATABASE_URL\" --deep",
                 "  jbang doctor --role airbyte --schema public --schema sales",
-                "  jbang doctor --table public.orders --table public.customers --json"})
+                "  jbang doctor --table public.orders --table public.customers --json",
+                "%nExit codes:",
+                "  0  Airbyte's CDC would work (warnings allowed)",
+                "  1  a check failed, including a role, schema, table, publication or slot that does not exist (the fix is printed)",
+                "  2  bad input: an option doctor cannot use (a slot name PostgreSQL rejects, a --table without its schema)",
+                "  3  cannot connect or authenticate (host, port, database, password, TLS)"})
 class Doctor implements Callable<Integer> {
     @Mixin Runbook.Db db = new Runbook.Db();
     @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;

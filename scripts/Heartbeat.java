@@ -68,8 +68,9 @@ final class Heartbeat {
             try (var rs = st.executeQuery()) {
                 rs.next();
                 oid = rs.getObject(1) == null ? null : rs.getLong(1);
-                if (!rs.getBoolean(6)) throw Runbook.badInput("--heartbeat-table " + raw + ": schema " + t[0] + " does not exist");
-                if (!rs.getBoolean(3)) throw Runbook.badInput("--role " + role + ": no such role");
+                if (!rs.getBoolean(6)) throw Runbook.badInput("--heartbeat-table " + raw + ": schema " + Runbook.ident(t[0])
+                        + " does not exist: give schema.table in an existing schema (names are case-sensitive)");
+                if (!rs.getBoolean(3)) throw Runbook.badInput("--role " + role + ": no such role: give an existing role (names are case-sensitive)");
                 String grantee = role == null ? null : Runbook.ident(Runbook.name("--role", role));
                 if (oid == null) {
                     plan.add(new Runbook.Sql("CREATE TABLE " + q + " (id int PRIMARY KEY CHECK (id = 1), "

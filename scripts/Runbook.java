@@ -30,12 +30,16 @@ final class Runbook {
 
     static final String EXIT_CODES = "%nExit codes:%n"
             + "  0  done, already done, or ready%n"
-            + "  1  not ready: a check failed (its fix is printed); nothing changed%n"
-            + "  2  bad input: an option, or a name that does not exist; nothing changed%n"
-            + "  3  cannot connect or authenticate%n"
-            + "  4  the database refused the change (privilege, lock timeout)%n";
+            + "  1  not ready: a check failed, e.g. something the step needs is missing (its fix is printed); nothing changed%n"
+            + "  2  bad input: an option, or a role, schema or table to act on that does not exist; nothing changed%n"
+            + "  3  cannot connect or authenticate (host, port, database, password, TLS)%n"
+            + "  4  the database refused the change (privilege, lock timeout); its transaction was rolled back%n";
 
     private Runbook() {}
+
+    /** pgjdbc logs some failures (a host name its verifier rejects) to the console; the runbook says them in its own line. */
+    private static final java.util.logging.Logger PGJDBC = java.util.logging.Logger.getLogger("org.postgresql");
+    static { PGJDBC.setUseParentHandlers(false); }
 
     /** An expected problem: one line for the user and the exit code that goes with it. */
     static final class Failure extends RuntimeException {
@@ -124,10 +128,12 @@ final class Runbook {
      * Runs a plan in one round trip. A transactional plan goes to the server as one DO block, which PostgreSQL runs as
      * one transaction: pgjdbc splits a JDBC batch into a round trip per ~250 statements (to keep the server's replies
      * from filling the socket buffers) and commits in one more, so thousands of tables would cost dozens of them.
+     * On a connection already in a transaction (setup's), a transactional plan joins it: the caller commits, and a
+     * failure rolls it all back.
      */
     static void apply(Connection c, Plan plan) throws SQLException {
-        boolean auto = c.getAutoCommit();
-        c.setAutoCommit(true);
+        boolean auto = c.getAutoCommit(), joined = !auto && plan.transactional();
+        if (!joined) c.setAutoCommit(true);
         try (var st = c.createStatement()) {
             if (plan.transactional()) st.execute(block(plan));
             else {
@@ -137,9 +143,12 @@ final class Runbook {
         } catch (BatchUpdateException e) {
             throw refused(e.getNextException() != null ? e.getNextException() : e, culprit(e, plan));
         } catch (SQLException e) {
+            if (joined) rollback(c);
             throw refused(e, plan.transactional() ? culpritInBlock(e, plan) : null);
         } finally {
-            if (!c.isClosed()) c.setAutoCommit(auto);
+            try {
+                if (!c.isClosed()) c.setAutoCommit(auto);
+            } catch (SQLException lost) { } // the connection broke: the failure being thrown says so
         }
     }
 
@@ -162,6 +171,13 @@ final class Runbook {
             if (line < start) return s;
         }
         return null;
+    }
+
+    /** Rolls a failed plan's transaction back; on a lost connection the server has done it already. */
+    private static void rollback(Connection c) {
+        try {
+            if (!c.isClosed()) c.rollback();
+        } catch (SQLException lost) { }
     }
 
     /**
@@ -189,7 +205,8 @@ final class Runbook {
         if (state.equals("42501"))
             return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege; nothing was changed");
         if (state.startsWith("08") || state.equals("57P01"))
-            return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again");
+            return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again (safe: what was "
+                    + "done is not done twice, and a transaction cut short was rolled back)");
         return new Failure(REFUSED, what + msg + " (nothing was changed)");
     }
 
@@ -235,17 +252,24 @@ final class Runbook {
         return raw;
     }
 
-    /** {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}. */
+    /**
+     * {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}.
+     * A part is quoted only when it starts with a double quote ({@code ""} inside it is one quote), as in SQL.
+     */
     static String[] tableName(String raw) {
         String s = raw.strip();
-        boolean quoted = false;
         int dot = -1;
-        for (int i = 0; i < s.length(); i++) {
+        for (int i = 0, start = 0; i < s.length(); i++) {
             char ch = s.charAt(i);
-            if (ch == '"') quoted = !quoted;
-            else if (ch == '.' && !quoted) {
+            if (ch == '"' && i == start) { // on to the closing quote, or the end
+                int close = i + 1;
+                while (close < s.length() && (s.charAt(close) != '"' || close + 1 < s.length() && s.charAt(close + 1) == '"'))
+                    close += s.charAt(close) == '"' ? 2 : 1;
+                i = close;
+            } else if (ch == '.') {
                 if (dot >= 0) throw badInput("--table '" + raw + "' has more than one dot: write schema.table (quote a name that holds a dot)");
                 dot = i;
+                start = i + 1;
             }
         }
         if (dot < 0) return new String[] {null, name("--table", s)};
@@ -310,6 +334,9 @@ final class Runbook {
             if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", t.isLocal() ? "disable" : "require");
             if (!SSL_MODES.containsKey(t.sslmode))
                 throw badInput("--sslmode '" + t.sslmode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
+            if (t.sslrootcert != null && !t.sslrootcert.equals("system") && !java.nio.file.Files.isReadable(java.nio.file.Path.of(t.sslrootcert)))
+                throw badInput("sslrootcert " + t.sslrootcert + " in --url is not a readable file: give the path of the CA "
+                        + "certificate (PEM) that signed the server's");
             if (t.host.startsWith("/"))
                 throw badInput("host '" + t.host + "' is a Unix socket directory: use --host localhost (TCP)");
             return t;
@@ -319,6 +346,9 @@ final class Runbook {
             String rest = url.startsWith("jdbc:") ? url.substring(5) : url;
             if (!rest.startsWith("postgresql://") && !rest.startsWith("postgres://"))
                 throw badInput("--url must start with postgresql://, postgres:// or jdbc:postgresql:// (got '" + scheme(url) + "')");
+            if (unencodedPassword(rest))
+                throw badInput("--url: the password holds / ? or # as they are: percent-encode them in a URL (%2F %3F %23; "
+                        + "also @ %40, : %3A, % %25), or leave it out of the URL and use $PGPASSWORD or --password");
             URI u;
             try {
                 u = new URI(rest.replaceFirst("^postgres(ql)?://", "postgresql://"));
@@ -338,7 +368,12 @@ final class Runbook {
             if (hostPort.contains(",")) throw badInput("--url names several hosts: give one host");
             int colon = hostPort.startsWith("[") ? hostPort.indexOf(':', hostPort.indexOf(']')) : hostPort.lastIndexOf(':');
             if (colon >= 0) {
-                port = parsePort(hostPort.substring(colon + 1), "--url port");
+                try {
+                    port = parsePort(hostPort.substring(colon + 1), "--url port");
+                } catch (Failure notANumber) { // not echoed: a password cut short by an unencoded character ends up here
+                    throw badInput("--url: the port is not a number (1-65535); if the password holds @ : / ? # or %, "
+                            + "percent-encode them (%40 %3A %2F %3F %23 %25)");
+                }
                 hostPort = hostPort.substring(0, colon);
             }
             if (!hostPort.isEmpty()) host = hostPort.replaceAll("^\\[|]$", "");
@@ -360,6 +395,24 @@ final class Runbook {
                     default -> { } // channel_binding, application_name...: pgjdbc negotiates on its own
                 }
             }
+        }
+
+        /**
+         * {@code user:pa/ss@host}: a / ? or # in the password cuts the URL's authority short, and what follows would be
+         * read as port, database or query, and could be echoed in an error. (A digits-only "password" before the / is
+         * a port, as in {@code host:5432/db?user=me@corp}.)
+         */
+        static boolean unencodedPassword(String url) {
+            int start = url.indexOf("://") + 3, at = url.indexOf('@', start);
+            if (at < 0 || url.startsWith("[", start)) return false;
+            String before = url.substring(start, at);
+            int colon = before.indexOf(':'), cut = indexOfAny(before, colon + 1, "/?#");
+            return colon >= 0 && cut >= 0 && !before.substring(colon + 1, cut).matches("\\d+");
+        }
+
+        private static int indexOfAny(String s, int from, String chars) {
+            for (int i = Math.max(from, 0); i < s.length(); i++) if (chars.indexOf(s.charAt(i)) >= 0) return i;
+            return -1;
         }
 
         private static String scheme(String url) {
@@ -408,6 +461,32 @@ final class Runbook {
             return p;
         }
 
+        /** A TLS failure in words that say what to check, or null. Retrying would not help: it is not retried. */
+        String tlsProblem(SQLException e, String state) {
+            boolean verifying = sslmode.startsWith("verify-");
+            String ca = sslrootcert != null ? "the CA in sslrootcert (" + sslrootcert + ")" : "a CA this machine trusts";
+            List<Throwable> causes = new ArrayList<>();
+            for (Throwable t = e.getCause(); t != null; t = t.getCause()) causes.add(t);
+            if (causes.stream().anyMatch(t -> t instanceof java.security.cert.CertificateException
+                    || t instanceof java.security.cert.CertPathBuilderException || t instanceof java.security.cert.CertPathValidatorException))
+                return "the server's TLS certificate is not signed by " + ca + " (sslmode " + sslmode + "): give the CA "
+                        + "that signed it with ?sslrootcert=FILE in the URL (Neon: Let's Encrypt's ISRG Root X1), or use "
+                        + "sslmode=require to encrypt without verifying";
+            if (verifying && causes.stream().anyMatch(t -> t instanceof java.io.FileNotFoundException))
+                return "sslmode " + sslmode + " needs the CA certificate that signed the server's: give it with "
+                        + "?sslrootcert=FILE in the URL (pgjdbc's default, ~/.postgresql/root.crt, is not there), or use sslmode=require";
+            if (causes.stream().anyMatch(t -> t instanceof javax.net.ssl.SSLException))
+                return "TLS failed (sslmode " + sslmode + "): " + firstLine(e.getMessage()) + " - check sslmode and the server's TLS setup";
+            String m = firstLine(e.getMessage());
+            if (verifying && sslmode.equals("verify-full") && m.contains(host) && m.toLowerCase().contains("hostname"))
+                return "the server's TLS certificate is not valid for the host name '" + host + "' (sslmode verify-full checks "
+                        + "it): connect with a host name the certificate names, or use sslmode=verify-ca";
+            if (state.equals("08004") && !sslmode.equals("disable") && !sslmode.equals("allow") && !sslmode.equals("prefer"))
+                return "the server does not accept TLS connections, and sslmode " + sslmode + " requires TLS: for a server on a "
+                        + "trusted network use sslmode=disable (Neon always has TLS: check the host)";
+            return null;
+        }
+
         /** Connects, retrying with backoff while the server cannot be reached (a Neon compute waking up). */
         Connection connect(int connectTimeout, int waitSeconds) {
             long deadline = System.nanoTime() + waitSeconds * 1_000_000_000L;
@@ -426,6 +505,8 @@ final class Runbook {
                                 + ": check --dbname or the URL's path");
                     if (isPooler() && firstLine(e.getMessage()).contains("replication"))
                         throw new Failure(CANNOT_CONNECT, "the pooler host does not allow this: use the direct host " + directHost());
+                    String tls = tlsProblem(e, state);
+                    if (tls != null) throw new Failure(CANNOT_CONNECT, "cannot connect to " + where + ": " + tls);
                     boolean unknownHost = e.getCause() instanceof UnknownHostException;
                     long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
                     if (unknownHost || !state.startsWith("08") || remainingMs <= 0)
@@ -520,7 +601,7 @@ final class Runbook {
 
     // ---- picocli ----------------------------------------------------------------------------------------
 
-    /** A CommandLine with the runbook's exit codes: bad options exit 2; expected failures print one line. */
+    /** A CommandLine with the runbook's exit codes (a command may list its own): bad options exit 2; expected failures print one line. */
     static CommandLine cli(Callable<Integer> command) {
         CommandLine cmd = new CommandLine(command);
         cmd.setExitCodeExceptionMapper(t -> t instanceof Failure f ? f.exitCode : REFUSED);
@@ -540,7 +621,7 @@ final class Runbook {
         });
         var usage = cmd.getCommandSpec().usageMessage();
         List<String> footer = new ArrayList<>(List.of(usage.footer()));
-        footer.add(String.format(EXIT_CODES));
+        if (footer.stream().noneMatch(l -> l.contains("Exit codes:"))) footer.add(String.format(EXIT_CODES)); // unless its own
         usage.footer(footer.toArray(String[]::new));
         return cmd;
     }

@@ -89,8 +89,8 @@ class Setup implements Callable<Integer> {
         Set<String> found = new LinkedHashSet<>();
         for (String t : tables) {
             String schema = Runbook.tableName(t)[0];
-            if (schema == null) throw Runbook.badInput("--table '" + t + "' has no schema: setup needs schema.table to know "
-                    + "which schemas to grant (e.g. public." + t + ")");
+            if (schema == null) throw Runbook.badInput("--table '" + t + "' has no schema: write schema.table, which also "
+                    + "says the schema to grant (e.g. public." + t + ")");
             found.add(schema);
         }
         return new ArrayList<>(found);
@@ -98,7 +98,9 @@ class Setup implements Callable<Integer> {
 
     /**
      * Every step is first assessed without changing anything; only when none fails (and this is no dry run)
-     * are they applied, in order, so a problem found by a late step leaves the database as it was.
+     * are they applied, in order, so a problem found by a late step leaves the database as it was. The grants and
+     * the publication are applied in one transaction (a lock timeout or a lost connection in create-publication
+     * undoes the grants too); the slot, which cannot share a transaction that has written, comes after its commit.
      */
     public Integer call() throws SQLException {
         List<Runbook.Step> steps = steps();
@@ -113,8 +115,10 @@ class Setup implements Callable<Integer> {
                 out.print(preview, last.exitCode() == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
                 return last.exitCode();
             }
+            c.setAutoCommit(false);
             List<Runbook.Outcome> outcomes = runAll(c, steps, false);
             int exit = outcomes.get(outcomes.size() - 1).exitCode();
+            if (!c.getAutoCommit()) c.rollback(); // a step failed before the slot: none of the changes stay
             out.print(outcomes, exit == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
             if (exit == Runbook.OK) source.notes().forEach(System.err::println);
             return exit;
@@ -125,6 +129,10 @@ class Setup implements Callable<Integer> {
     private static List<Runbook.Outcome> runAll(Connection c, List<Runbook.Step> steps, boolean dryRun) throws SQLException {
         List<Runbook.Outcome> outcomes = new ArrayList<>();
         for (Runbook.Step s : steps) {
+            if (s instanceof CreateSlot && !c.getAutoCommit()) {
+                c.commit();
+                c.setAutoCommit(true);
+            }
             Runbook.Outcome o = Runbook.runOn(c, s, dryRun);
             outcomes.add(o);
             if (o.exitCode() != Runbook.OK) break;

@@ -34,6 +34,10 @@
 //SOURCES DoctorTest.java
 //SOURCES DoctorSlotTest.java
 //SOURCES DoctorServerTest.java
+//SOURCES BadInputTest.java
+//SOURCES NamesThatWorkTest.java
+//SOURCES SecretsTest.java
+//SOURCES TlsTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed, N skipped"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -62,7 +66,7 @@ class AllTests {
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
             ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class, SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
-            AirbyteApiTest.class, FaultsTest.class, LauncherTest.class);
+            AirbyteApiTest.class, FaultsTest.class, BadInputTest.class, NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.14.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed, (\\d+) skipped$");

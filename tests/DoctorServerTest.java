@@ -3,15 +3,11 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.KeyStore;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
-import java.util.Base64;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -19,8 +15,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Doctor against servers of this class's own, for what cannot be done to the shared one: TLS, a standby, a
- * wal_level changed with a restart, a slot invalidated for want of WAL.
+ * Doctor against servers of this class's own, for what cannot be done to the shared one: a standby, a wal_level
+ * changed with a restart, a slot invalidated for want of WAL. (TLS: TlsTest.)
  */
 class DoctorServerTest {
     /** A server in {@code dir}, kept on close so that it can be started again (a restart). */
@@ -50,59 +46,6 @@ class DoctorServerTest {
 
     static String message(Pg.Run r, String group, String check) {
         return DoctorTest.finding(r, group, check).get("message").asText();
-    }
-
-    @Test void tlsIsReportedAsNotEncryptedEncryptedOrVerified() throws Exception {
-        Path dir = Files.createTempDirectory("doctor-tls"), certs = Files.createTempDirectory("doctor-certs");
-        Path cert = selfSignedCertificate(certs);
-        EmbeddedPostgres pg = start(dir.resolve("data"), Map.of("ssl", "on"), data -> {
-            try {
-                Files.copy(cert, data.toPath().resolve("server.crt"));
-                Path key = data.toPath().resolve("server.key");
-                Files.copy(certs.resolve("server.key"), key);
-                Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        try {
-            Pg.Run plain = DoctorTest.doctorAt(url(pg, "sslmode=disable"));
-            assertEquals("warn", DoctorTest.status(plain, "connection", "tls"), plain.out());
-            assertTrue(message(plain, "connection", "tls").startsWith("not encrypted"), plain.out());
-            assertTrue(DoctorTest.fix(plain, "connection", "tls").contains("sslmode=require"));
-
-            Pg.Run required = DoctorTest.doctorAt(url(pg, "sslmode=require"));
-            assertEquals("ok", DoctorTest.status(required, "connection", "tls"), required.out());
-            assertTrue(message(required, "connection", "tls").contains("not verified"), required.out());
-
-            Pg.Run verified = DoctorTest.doctorAt(url(pg, "sslmode=verify-full&sslrootcert=" + cert));
-            assertEquals("ok", DoctorTest.status(verified, "connection", "tls"), verified.all());
-            assertTrue(message(verified, "connection", "tls").contains("server certificate verified (sslmode verify-full)"), verified.out());
-        } finally {
-            pg.close();
-            delete(dir);
-            delete(certs);
-        }
-    }
-
-    /** A key pair for CN=localhost from the JDK's keytool, written as PEM files PostgreSQL reads. */
-    static Path selfSignedCertificate(Path dir) throws Exception {
-        Path store = dir.resolve("server.p12");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-genkeypair",
-                "-alias", "server", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2", "-dname", "CN=localhost",
-                "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-keystore", store.toString(), "-storetype", "PKCS12",
-                "-storepass", "changeit", "-keypass", "changeit").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, p.waitFor(), out);
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        try (var in = Files.newInputStream(store)) { ks.load(in, "changeit".toCharArray()); }
-        Base64.Encoder b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII));
-        Path cert = dir.resolve("server.crt");
-        Files.writeString(cert, "-----BEGIN CERTIFICATE-----\n" + b64.encodeToString(ks.getCertificate("server").getEncoded())
-                + "\n-----END CERTIFICATE-----\n");
-        Files.writeString(dir.resolve("server.key"), "-----BEGIN PRIVATE KEY-----\n"
-                + b64.encodeToString(ks.getKey("server", "changeit".toCharArray()).getEncoded()) + "\n-----END PRIVATE KEY-----\n");
-        return cert;
     }
 
     @Test void aStandbyFailsBeforePostgres16AndThePrimaryPasses() throws Exception {

@@ -142,40 +142,15 @@ class DoctorTest {
         assertFalse(text.all().contains(Pg.OWNER_PASSWORD));
     }
 
-    /** Statements sent to the server while {@code body} runs, counted from pgjdbc's protocol log. */
-    static int statements(Runnable body) {
-        java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.postgresql");
-        java.util.logging.Level level = log.getLevel();
-        int[] count = {0};
-        java.util.logging.Handler h = new java.util.logging.Handler() {
-            @Override public void publish(java.util.logging.LogRecord r) {
-                String m = r.getMessage();
-                if (m != null && (m.startsWith(" FE=> Execute") || m.startsWith(" FE=> SimpleQuery"))) count[0]++;
-            }
-            @Override public void flush() {}
-            @Override public void close() {}
-        };
-        h.setLevel(java.util.logging.Level.ALL);
-        log.setLevel(java.util.logging.Level.FINEST);
-        log.addHandler(h);
-        try {
-            body.run();
-        } finally {
-            log.removeHandler(h);
-            log.setLevel(level);
-        }
-        return count[0];
-    }
-
     @Test void catalogReadsDoNotGrowWithTheNumberOfTables() throws Exception {
         String db = shop();
         setup(db);
-        int few = statements(() -> assertEquals(0, doctor(db, "--deep").exit()));
+        int few = Pg.statements(() -> assertEquals(0, doctor(db, "--deep").exit()));
         List<String> more = new ArrayList<>();
         for (int i = 0; i < 40; i++) more.add("CREATE TABLE public.t" + i + " (id int PRIMARY KEY)");
         as(db, more.toArray(String[]::new));
         setup(db);
-        int many = statements(() -> assertEquals(0, doctor(db, "--deep").exit()));
+        int many = Pg.statements(() -> assertEquals(0, doctor(db, "--deep").exit()));
         assertTrue(few > 10, "the counter sees doctor's statements: " + few);
         assertEquals(few, many, "42 tables take as many statements as 2");
     }

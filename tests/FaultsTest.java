@@ -1,7 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -14,10 +13,6 @@ import org.junit.jupiter.api.Test;
 
 /** What happens when the server is not there yet, goes away in the middle of a plan, or two setups race. */
 class FaultsTest {
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) { return s.getLocalPort(); }
-    }
-
     static EmbeddedPostgres start(int port, Path data) throws Exception {
         return EmbeddedPostgres.builder().setPort(port).setDataDirectory(data).setCleanDataDirectory(false)
                 .setServerConfig("wal_level", "logical").start();
@@ -30,7 +25,7 @@ class FaultsTest {
     }
 
     @Test void aServerThatComesUpLateIsReachedWithinTheWaitLikeAWakingNeonCompute() throws Exception {
-        int port = freePort();
+        int port = Pg.freePort();
         String url = "postgresql://postgres@localhost:" + port + "/postgres?sslmode=disable";
         CompletableFuture<Pg.Run> run = CompletableFuture.supplyAsync(() -> Pg.run(new CheckWal(), "--url", url, "--wait", "60"));
         Path data = Files.createTempDirectory("late");
@@ -43,7 +38,7 @@ class FaultsTest {
 
     @Test void itGivesUpWithExit3AfterTheWait() throws Exception {
         long start = System.nanoTime();
-        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://alex@localhost:" + freePort() + "/x", "--wait", "1");
+        Pg.Run r = Pg.run(new CheckWal(), "--url", "postgresql://alex@localhost:" + Pg.freePort() + "/x", "--wait", "1");
         long ms = (System.nanoTime() - start) / 1_000_000;
         assertEquals(3, r.exit(), r.all());
         assertTrue(ms >= 1000 && ms < 15_000, ms + " ms");
@@ -52,7 +47,7 @@ class FaultsTest {
     /** The server stops while create-publication's transaction is open: nothing is half applied; a rerun completes. */
     @Test void aServerStoppedMidPlanLeavesNothingHalfDoneAndARerunCompletes() throws Exception {
         Path data = Files.createTempDirectory("midplan");
-        int port = freePort();
+        int port = Pg.freePort();
         EmbeddedPostgres pg = start(port, data);
         String jdbc = "jdbc:postgresql://localhost:" + port + "/postgres";
         try (Connection c = DriverManager.getConnection(jdbc, "postgres", ""); Statement st = c.createStatement()) {
@@ -89,6 +84,119 @@ class FaultsTest {
             assertEquals(List.of("a", "t"), rows(c, "SELECT tablename FROM pg_publication_tables ORDER BY 1"));
         } finally {
             pg.close();
+        }
+    }
+
+    // ---- setup cut short ---------------------------------------------------------------------------------
+
+    static final String ROLE = "faults_airbyte";
+
+    /** A database with a role to grant to and a table whose replica identity setup must change; the role is new. */
+    static String setupDatabase(String slot) throws Exception {
+        Pg.sql("postgres", "DROP ROLE IF EXISTS " + ROLE, "CREATE ROLE " + ROLE + " LOGIN REPLICATION");
+        String db = Pg.freshDatabase("faults");
+        DoctorTest.as(db, "CREATE TABLE orders (id int PRIMARY KEY)", "CREATE TABLE \"Busy\" (id int PRIMARY KEY)",
+                "ALTER TABLE \"Busy\" REPLICA IDENTITY NOTHING");
+        return db;
+    }
+
+    static void dropSetup(String... dbs) throws Exception {
+        Pg.sql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'faults%' AND NOT active");
+        for (String db : dbs) Pg.sql(db, "DROP OWNED BY " + ROLE);
+        Pg.sql("postgres", "DROP ROLE IF EXISTS " + ROLE);
+    }
+
+    static Pg.Run setup(String db, String slot, String lockTimeout) {
+        return Pg.run(new Setup(), "--url", Pg.url(db), "--role", ROLE, "--slot", slot, "--lock-timeout", lockTimeout);
+    }
+
+    /** The catalog, with the database's own slot shown by plugin only: comparable between two databases. */
+    static String settled(String db) throws Exception {
+        String slots = String.join(",", Pg.column(db, "SELECT plugin FROM pg_replication_slots WHERE database = current_database()"));
+        return Pg.catalog(db).lines().filter(l -> !l.startsWith("slot ")).collect(java.util.stream.Collectors.joining("\n"))
+                + "\nslots here: " + slots;
+    }
+
+    /** setup's own backend once it waits on a lock of {@code type} ('relation' for a table, 'transactionid' for a slot). */
+    static int waitingSetup(Connection watch, String db, String type) throws Exception {
+        int[] pid = {0};
+        await("setup to wait on a " + type + " lock", () -> {
+            try (var rs = watch.createStatement().executeQuery("SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid "
+                    + "WHERE a.application_name = 'airbyte-runbook' AND a.datname = '" + db + "' AND NOT l.granted AND l.locktype = '" + type + "'")) {
+                if (rs.next()) pid[0] = rs.getInt(1);
+                return pid[0] != 0;
+            } catch (Exception e) { return false; }
+        });
+        return pid[0];
+    }
+
+    /** create-publication's lock timeout ends setup with exit 4 naming the table, and the grants made before are undone too. */
+    @Test void aLockTimeoutInSetupNamesTheTableAndChangesNothing() throws Exception {
+        String db = setupDatabase("faults_lock");
+        try {
+            String before = Pg.catalog(db);
+            try (Connection reader = Pg.superuser(db)) {
+                reader.setAutoCommit(false);
+                reader.createStatement().executeQuery("SELECT count(*) FROM \"Busy\"").close();
+                Pg.Run r = setup(db, "faults_lock", "200ms");
+                assertEquals(4, r.exit(), r.all());
+                assertEquals(1, r.err().lines().count(), r.err());
+                assertTrue(r.err().startsWith("setup: \"public\".\"Busy\": could not take a lock within lock_timeout"), r.err());
+                assertEquals(before, Pg.catalog(db), "the grants of the step before are rolled back with it");
+                reader.commit();
+            }
+            assertEquals(0, setup(db, "faults_lock", "200ms").exit());
+            assertEquals("t", Pg.value(db, "SELECT has_table_privilege('" + ROLE + "', 'public.\"Busy\"', 'SELECT')"));
+        } finally {
+            dropSetup(db);
+        }
+    }
+
+    /**
+     * The connection is lost while setup waits, after grant-access applied its grants: inside create-publication (one
+     * transaction with the grants: nothing stays), then between the publication's commit and the slot. Each time
+     * setup ends in one line with exit 3, and a rerun ends as a clean run on a twin database does.
+     */
+    @Test void aConnectionLostInSetupLeavesNothingHalfDoneAndARerunEqualsACleanRun() throws Exception {
+        String clean = setupDatabase("faults_clean");
+        String db = Pg.freshDatabase("faults");
+        try {
+            DoctorTest.as(db, "CREATE TABLE orders (id int PRIMARY KEY)", "CREATE TABLE \"Busy\" (id int PRIMARY KEY)",
+                    "ALTER TABLE \"Busy\" REPLICA IDENTITY NOTHING");
+            assertEquals(0, setup(clean, "faults_clean", "5s").exit());
+            String before = Pg.catalog(db);
+            try (Connection watch = Pg.superuser("postgres")) {
+                // 1. In create-publication's ALTER TABLE, behind a reader of "Busy".
+                try (Connection reader = Pg.superuser(db)) {
+                    reader.setAutoCommit(false);
+                    reader.createStatement().executeQuery("SELECT count(*) FROM \"Busy\"").close();
+                    CompletableFuture<Pg.Run> run = CompletableFuture.supplyAsync(() -> setup(db, "faults_lost", "60s"));
+                    watch.createStatement().execute("SELECT pg_terminate_backend(" + waitingSetup(watch, db, "relation") + ")");
+                    Pg.Run lost = run.get();
+                    assertEquals(3, lost.exit(), lost.all());
+                    assertEquals(1, lost.err().lines().count(), lost.err());
+                    assertTrue(lost.err().startsWith("setup: connection lost:") && lost.err().contains("run the command again"), lost.err());
+                    assertEquals(before, Pg.catalog(db), "the grants were rolled back with the publication");
+                }
+                // 2. In create-slot, which waits for a transaction that has written (the publication is committed by then).
+                try (Connection writer = Pg.superuser(db)) {
+                    writer.setAutoCommit(false);
+                    writer.createStatement().execute("INSERT INTO orders VALUES (1)");
+                    CompletableFuture<Pg.Run> run = CompletableFuture.supplyAsync(() -> setup(db, "faults_lost", "60s"));
+                    watch.createStatement().execute("SELECT pg_terminate_backend(" + waitingSetup(watch, db, "transactionid") + ")");
+                    Pg.Run lost = run.get();
+                    assertEquals(3, lost.exit(), lost.all());
+                    assertTrue(lost.err().startsWith("setup: connection lost:"), lost.err());
+                    assertEquals(List.of("Busy", "orders"), Pg.column(db, "SELECT tablename FROM pg_publication_tables ORDER BY 1"));
+                    assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE database = current_database()"));
+                    writer.rollback();
+                }
+            }
+            Pg.Run again = setup(db, "faults_lost", "5s");
+            assertEquals(0, again.exit(), again.all());
+            assertEquals(settled(clean), settled(db));
+        } finally {
+            dropSetup(clean, db);
         }
     }
 

@@ -90,10 +90,13 @@ final class Pg {
     }
 
     /** A new database owned by the Neon-like default role, with the public schema owned by it too. */
-    static String freshDatabase(String prefix) throws SQLException {
+    static String freshDatabase(String prefix) throws SQLException { return freshDatabase(prefix, OWNER); }
+
+    /** The same, owned by another role. */
+    static String freshDatabase(String prefix, String owner) throws SQLException {
         String db = prefix.toLowerCase() + "_" + databases.incrementAndGet();
-        sql("postgres", "CREATE DATABASE " + db + " OWNER " + OWNER);
-        sql(db, "ALTER SCHEMA public OWNER TO " + OWNER);
+        sql("postgres", "CREATE DATABASE " + db + " OWNER " + owner);
+        sql(db, "ALTER SCHEMA public OWNER TO " + owner);
         return db;
     }
 
@@ -138,20 +141,33 @@ final class Pg {
      * slots, publications and their tables. Two equal snapshots mean the database was left as it was.
      */
     static String catalog(String db) throws SQLException {
-        return String.join("\n", column(db, """
+        try (Connection c = superuser(db)) {
+            return catalog(c);
+        }
+    }
+
+    /** The same snapshot on an open connection (many snapshots in a row). */
+    static String catalog(Connection c) throws SQLException {
+        List<String> rows = new ArrayList<>();
+        try (ResultSet rs = c.createStatement().executeQuery(CATALOG)) {
+            while (rs.next()) rows.add(rs.getString(1));
+        }
+        return String.join("\n", rows);
+    }
+
+    private static final String CATALOG = """
                 SELECT format('table %s.%s owner=%s ident=%s acl=%s', n.nspname, c.relname, c.relowner::regrole,
                               c.relreplident, c.relacl)
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema')
                 UNION ALL SELECT format('schema %s acl=%s', nspname, nspacl) FROM pg_namespace
-                UNION ALL SELECT format('default %s %s %s', defaclrole::regrole, defaclnamespace, defaclacl) FROM pg_default_acl
+                UNION ALL SELECT format('default %s %s %s', defaclrole::regrole, defaclnamespace::regnamespace, defaclacl) FROM pg_default_acl
                 UNION ALL SELECT format('slot %s %s %s', slot_name, plugin, database) FROM pg_replication_slots
                 UNION ALL SELECT format('publication %s %s %s%s%s', pubname, puballtables, pubinsert, pubupdate, pubdelete)
                   FROM pg_publication
                 UNION ALL SELECT format('published %s %s.%s', pubname, schemaname, tablename) FROM pg_publication_tables
                 UNION ALL SELECT format('role %s repl=%s', rolname, rolreplication) FROM pg_roles
-                ORDER BY 1"""));
-    }
+                ORDER BY 1""";
 
     /** What a script did when run in-process: exit code and everything it printed. */
     record Run(int exit, String out, String err) {
@@ -201,6 +217,90 @@ final class Pg {
                 throw new IllegalStateException(e);
             }
         }
+    }
+
+    /** A TCP port nothing listens on (now). */
+    static int freePort() {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Statements sent to the server while {@code body} runs, counted from pgjdbc's protocol log. */
+    static int statements(Runnable body) {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.postgresql");
+        java.util.logging.Level level = log.getLevel();
+        int[] count = {0};
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) {
+                String m = r.getMessage();
+                if (m != null && (m.startsWith(" FE=> Execute") || m.startsWith(" FE=> SimpleQuery"))) count[0]++;
+            }
+            @Override public void flush() {}
+            @Override public void close() {}
+        };
+        h.setLevel(java.util.logging.Level.ALL);
+        log.setLevel(java.util.logging.Level.FINEST);
+        log.addHandler(h);
+        try {
+            body.run();
+        } finally {
+            log.removeHandler(h);
+            log.setLevel(level);
+        }
+        return count[0];
+    }
+
+    /**
+     * TLS files made with the JDK's keytool in {@code dir}: a CA, and a certificate for CN=localhost with the subject
+     * alternative names {@code san} (e.g. "dns:localhost") that the CA signs. PEM, as PostgreSQL and pgjdbc read
+     * them: ca.crt, server.crt, server.key. Returns ca.crt.
+     */
+    static Path certificates(Path dir, String san) throws Exception {
+        Path store = dir.resolve("tls.p12");
+        keytool("-genkeypair", "-alias", "ca", "-dname", "CN=Runbook Test CA", "-ext", "bc:c", "-keystore", store.toString());
+        keytool("-genkeypair", "-alias", "server", "-dname", "CN=localhost", "-ext", "SAN=" + san, "-signer", "ca",
+                "-signerkeypass", "changeit", "-keystore", store.toString());
+        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(store)) { ks.load(in, "changeit".toCharArray()); }
+        Files.writeString(dir.resolve("server.crt"), pem("CERTIFICATE", ks.getCertificate("server").getEncoded()));
+        Files.writeString(dir.resolve("server.key"), pem("PRIVATE KEY", ks.getKey("server", "changeit".toCharArray()).getEncoded()));
+        Path ca = dir.resolve("ca.crt");
+        Files.writeString(ca, pem("CERTIFICATE", ks.getCertificate("ca").getEncoded()));
+        return ca;
+    }
+
+    private static void keytool(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
+        cmd.addAll(List.of(args));
+        cmd.addAll(List.of("-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2", "-storetype", "PKCS12",
+                "-storepass", "changeit", "-keypass", "changeit"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) throw new IllegalStateException("keytool: " + out);
+    }
+
+    static String pem(String type, byte[] der) {
+        return "-----BEGIN " + type + "-----\n" + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+                + "\n-----END " + type + "-----\n";
+    }
+
+    /** A PostgreSQL with ssl=on and the certificate and key of {@link #certificates}; data kept in {@code data}. */
+    static EmbeddedPostgres tlsServer(Path data, Path certs) throws IOException {
+        return EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setServerConfig("ssl", "on")
+                .setServerConfig("wal_level", "logical")
+                .setDataDirectoryCustomizer(dir -> {
+                    try {
+                        Files.copy(certs.resolve("server.crt"), dir.toPath().resolve("server.crt"));
+                        Path key = dir.toPath().resolve("server.key");
+                        Files.copy(certs.resolve("server.key"), key);
+                        Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }).start();
     }
 
     /** The repository's root: the folder with jbang-catalog.json, from the working directory up. */

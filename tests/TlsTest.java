@@ -1,0 +1,91 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.util.Collections;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A PostgreSQL with TLS on, its certificate (for localhost only) signed by a CA made here: verify-full with that CA
+ * connects; another CA, another host name (127.0.0.1), no CA, or TLS asked of a server without it fail at once, in
+ * one line, with exit 3; require encrypts without verifying, and doctor says which it is.
+ */
+class TlsTest {
+    static Path dir, ca, otherCa;
+    static EmbeddedPostgres pg;
+
+    @BeforeAll static void server() throws Exception {
+        dir = Files.createTempDirectory("tls");
+        Path certs = Files.createDirectories(dir.resolve("certs"));
+        ca = Pg.certificates(certs, "dns:localhost");
+        pg = Pg.tlsServer(dir.resolve("data"), certs);
+        // A real CA that did not sign the server's certificate: the first one the JDK trusts.
+        KeyStore jdk = KeyStore.getInstance(Path.of(System.getProperty("java.home"), "lib", "security", "cacerts").toFile(), (char[]) null);
+        otherCa = certs.resolve("other-ca.crt");
+        Files.writeString(otherCa, Pg.pem("CERTIFICATE", jdk.getCertificate(Collections.list(jdk.aliases()).get(0)).getEncoded()));
+    }
+
+    @AfterAll static void stop() throws Exception {
+        if (pg != null) pg.close();
+        DoctorServerTest.delete(dir);
+    }
+
+    static String url(String host, String query) {
+        return "postgresql://postgres@" + host + ":" + pg.getPort() + "/postgres?" + query;
+    }
+
+    static String message(Pg.Run r) { return DoctorTest.finding(r, "connection", "tls").get("message").asText(); }
+
+    @Test void verifyFullWithTheRightCaConnects() throws Exception {
+        String url = url("localhost", "sslmode=verify-full&sslrootcert=" + ca);
+        Pg.Run wal = Pg.run(new CheckWal(), "--url", url);
+        assertEquals(0, wal.exit(), wal.all());
+        Pg.Run doctor = DoctorTest.doctorAt(url);
+        assertEquals("ok", DoctorTest.status(doctor, "connection", "tls"), doctor.out());
+        assertTrue(message(doctor).contains("server certificate verified (sslmode verify-full)"), doctor.out());
+    }
+
+    @Test void requireIsEncryptedNotVerifiedAndDisableIsNotEncrypted() throws Exception {
+        Pg.Run required = DoctorTest.doctorAt(url("127.0.0.1", "sslmode=require"));
+        assertEquals("ok", DoctorTest.status(required, "connection", "tls"), required.out());
+        assertTrue(message(required).startsWith("encrypted (TLS") && message(required).contains("not verified"), required.out());
+
+        Pg.Run plain = DoctorTest.doctorAt(url("localhost", "sslmode=disable"));
+        assertEquals("warn", DoctorTest.status(plain, "connection", "tls"), plain.out());
+        assertTrue(message(plain).startsWith("not encrypted"), plain.out());
+        assertTrue(DoctorTest.fix(plain, "connection", "tls").contains("sslmode=require"));
+    }
+
+    /** Each is one line naming what to check, exit 3, and is not retried for --wait seconds: it will not get better. */
+    @Test void aWrongCaWrongHostNoCaOrNoTlsFailsAtOnceInOneLine() throws Exception {
+        record Bad(String url, List<String> says, int exit) {
+            Bad(String url, List<String> says) { this(url, says, 3); }
+        }
+        List<Bad> cases = List.of(
+                new Bad(url("localhost", "sslmode=verify-full&sslrootcert=" + otherCa), List.of("certificate", "sslrootcert")),
+                new Bad(url("localhost", "sslmode=verify-ca&sslrootcert=" + otherCa), List.of("certificate", "sslrootcert")),
+                new Bad(url("127.0.0.1", "sslmode=verify-full&sslrootcert=" + ca), List.of("127.0.0.1", "host name")),
+                new Bad(url("localhost", "sslmode=verify-full&sslrootcert=" + dir.resolve("none.crt")), List.of("none.crt"), 2),
+                new Bad(url("localhost", "sslmode=verify-full"), List.of("CA", "certificate"), 3),
+                new Bad("postgresql://alex@localhost:" + Pg.port() + "/postgres?sslmode=require", List.of("TLS", "sslmode")));
+        for (Bad bad : cases)
+            for (java.util.function.Supplier<java.util.concurrent.Callable<Integer>> script : List.<java.util.function.Supplier<java.util.concurrent.Callable<Integer>>>of(CheckWal::new, Doctor::new, Setup::new)) {
+                long start = System.nanoTime();
+                Pg.Run r = Pg.run(script.get(), "--url", bad.url(), "--wait", "20");
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                String what = bad.url() + ": " + r.all();
+                // setup checks first that Airbyte will have the CA (--ca-cert): bad input, before connecting
+                boolean noCa = !bad.url().contains("sslrootcert") && bad.url().contains("verify-");
+                assertEquals(noCa && script.get() instanceof Setup ? 2 : bad.exit(), r.exit(), what);
+                assertEquals(1, r.err().lines().count(), what);
+                for (String word : bad.says()) assertTrue(r.err().contains(word), word + " in " + what);
+                assertFalse(r.all().contains("Exception"), what);
+                assertTrue(ms < 5000, ms + " ms: " + what);
+            }
+    }
+}
