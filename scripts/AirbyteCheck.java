@@ -43,7 +43,7 @@ final class AirbyteCheck implements Runbook.Step {
                 String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
                         + "replication slot to your database.";
                 failures.add(m);
-                f.add(Runbook.Finding.fail("slot query", m, slotFix));
+                f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m + "\"", slotFix));
             }
         }
         int pubs = count(c, PUBLICATION, publication);
@@ -52,7 +52,7 @@ final class AirbyteCheck implements Runbook.Step {
             String m = "Expected exactly one publication but found " + pubs + ". Please read the docs and add a publication "
                     + "to your database.";
             failures.add(m);
-            f.add(Runbook.Finding.fail("publication query", m, publicationFix));
+            f.add(Runbook.Finding.fail("publication query", "publication " + publication + ": Airbyte says \"" + m + "\"", publicationFix));
         }
         String replication = replicationConnection();
         if (replication == null) f.add(Runbook.Finding.ok("replication", "a replication connection as "
