@@ -532,11 +532,16 @@ final class Runbook {
 
         /** Prints the outcomes, then each extra document (e.g. setup's Airbyte configuration) under its name. */
         void print(List<Outcome> outcomes, Map<String, Object> extra) {
-            java.io.PrintStream stdout = System.out;
-            if (json) { stdout.println(json(outcomes, extra)); return; }
+            if (json) { System.out.println(json(outcomes, extra)); return; }
+            var report = new java.io.ByteArrayOutputStream();
+            var stdout = new java.io.PrintStream(report, true, java.nio.charset.StandardCharsets.UTF_8);
             for (Outcome o : outcomes) text(stdout, o);
-            if (dryRun && outcomes.stream().anyMatch(o -> !o.plan().isEmpty())) stdout.print(script(outcomes));
             extra.forEach((name, doc) -> stdout.println("\n" + name + ":\n" + pretty(doc)));
+            String text = report.toString(java.nio.charset.StandardCharsets.UTF_8);
+            // A dry run's whole output is a psql script: the report above the SQL is made of comments.
+            if (dryRun) text = text.replaceAll("(?m)^", "-- ").replaceAll("(?m)^-- $", "--");
+            System.out.print(text);
+            if (dryRun && outcomes.stream().anyMatch(o -> !o.plan().isEmpty())) System.out.print(script(outcomes));
         }
 
         private void text(java.io.PrintStream stdout, Outcome o) {
