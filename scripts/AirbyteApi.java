@@ -1,4 +1,4 @@
-//SOURCES Runbook.java HttpJson.java
+//SOURCES Runbook.java HttpJson.java AirbyteCheck.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.sql.Connection;
@@ -139,61 +139,20 @@ final class AirbyteApi {
         }
     }
 
-    /**
-     * Airbyte's own connection check (source-postgres 3.7), run before creating: exactly one slot with that name,
-     * plugin pgoutput and this database; exactly one publication with that name; and the role needs REPLICATION
-     * for the replication connection Airbyte opens next. (A full doctor script should replace this later.)
-     */
-    static final class Check implements Runbook.Step {
-        final String slot, publication, database;
-        final List<String> schemas;
-
-        @SuppressWarnings("unchecked")
-        Check(Map<String, Object> configuration) {
-            Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
-            slot = (String) cdc.get("replication_slot");
-            publication = (String) cdc.get("publication");
-            database = (String) configuration.get("database");
-            schemas = (List<String>) configuration.get("schemas");
-        }
-
-        public String name() { return "airbyte-check"; }
-        public boolean readOnly() { return true; }
-
-        static final String QUERY = """
-                SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = ? AND plugin = 'pgoutput' AND database = ?)::int,
-                       (SELECT count(*) FROM pg_publication WHERE pubname = ?)::int,
-                       (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), current_user,
-                       ARRAY(SELECT s FROM unnest(?::text[]) s WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s))""";
-
-        public Runbook.Assessment assess(Connection c) throws SQLException {
-            List<Runbook.Finding> f = new ArrayList<>();
-            try (var st = c.prepareStatement(QUERY)) {
-                st.setString(1, slot);
-                st.setString(2, database);
-                st.setString(3, publication);
-                st.setArray(4, c.createArrayOf("text", schemas.toArray()));
-                try (var rs = st.executeQuery()) {
-                    rs.next();
-                    int slots = rs.getInt(1), publications = rs.getInt(2);
-                    String role = rs.getString(4);
-                    f.add(slots == 1 ? Runbook.Finding.ok("slot", slot + " (pgoutput, database " + database + ")")
-                            : Runbook.Finding.fail("slot", "Airbyte expects exactly one replication slot " + slot + " with plugin "
-                            + "pgoutput in database " + database + " but found " + slots, "jbang create-slot --slot " + slot));
-                    f.add(publications == 1 ? Runbook.Finding.ok("publication", publication)
-                            : Runbook.Finding.fail("publication", "Airbyte expects exactly one publication " + publication
-                            + " but found " + publications, "jbang create-publication --publication " + publication));
-                    f.add(rs.getBoolean(3) ? Runbook.Finding.ok("role", role + " has REPLICATION")
-                            : Runbook.Finding.fail("role", role + " has no REPLICATION: Airbyte's replication connection "
-                            + "will be refused", "jbang grant-access --role " + role + " (it says how to get REPLICATION)"));
-                    // Not one of Airbyte's checks: Airbyte would accept the source, then find no tables there.
-                    String[] missing = (String[]) rs.getArray(5).getArray();
-                    if (missing.length > 0) throw Runbook.badInput("--schema: no schema " + String.join(", ",
-                            java.util.Arrays.stream(missing).map(Runbook::ident).toList()) + " in database " + database
-                            + ", where Airbyte would find no tables: check the name (case-sensitive; \\dn lists them); nothing was sent");
-                }
+    /** Not one of Airbyte's checks: Airbyte would accept the source, then find no tables in a schema that is not there. */
+    private static void requireSchemas(Connection c, Map<String, Object> configuration) throws SQLException {
+        @SuppressWarnings("unchecked") List<String> schemas = (List<String>) configuration.get("schemas");
+        try (var st = c.prepareStatement("SELECT ARRAY(SELECT s FROM unnest(?::text[]) s "
+                + "WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s))")) {
+            st.setArray(1, c.createArrayOf("text", schemas.toArray()));
+            try (var rs = st.executeQuery()) {
+                rs.next();
+                String[] missing = (String[]) rs.getArray(1).getArray();
+                if (missing.length > 0) throw Runbook.badInput("--schema: no schema " + String.join(", ",
+                        java.util.Arrays.stream(missing).map(Runbook::ident).toList()) + " in database "
+                        + configuration.get("database") + ", where Airbyte would find no tables: check the name "
+                        + "(case-sensitive; \\dn lists them); nothing was sent");
             }
-            return new Runbook.Assessment(f, Runbook.Plan.none());
         }
     }
 
@@ -211,7 +170,11 @@ final class AirbyteApi {
         if (!o.skipChecks) {
             Runbook.Outcome checked;
             try (Connection c = db.connect()) {
-                checked = Runbook.runOn(c, new Check(configuration), true);
+                requireSchemas(c, configuration);
+                @SuppressWarnings("unchecked") Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
+                String slot = (String) cdc.get("replication_slot"), publication = (String) cdc.get("publication");
+                checked = Runbook.runOn(c, new AirbyteCheck(db.target(), slot, publication, (String) configuration.get("username"),
+                        "jbang create-slot --slot " + slot, "jbang create-publication --publication " + publication), true);
             } catch (SQLException e) {
                 throw Runbook.refused(e, null);
             }

@@ -124,7 +124,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                     "ALTER TABLE " + unlogged.get(0).q() + " SET LOGGED;  (or leave it out)"));
 
         // The publication.
-        Pub pub = publication(c, pubName);
+        Pub pub = publication(c, pubName, asked);
         String me = pub.user(), p = Runbook.ident(pubName);
         List<Runbook.Sql> pubSql = new ArrayList<>();
         List<Rel> published = new ArrayList<>();
@@ -294,6 +294,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
 
     static List<Rel> details(Connection c, List<Long> oids) throws SQLException {
         List<Rel> out = new ArrayList<>();
+        if (oids.isEmpty()) return out;
         try (PreparedStatement st = c.prepareStatement(DETAILS)) {
             st.setArray(1, c.createArrayOf("int8", oids.toArray(Long[]::new)));
             try (var rs = st.executeQuery()) {
@@ -311,15 +312,19 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                    (SELECT array_agg(r.prrelid::int8) FROM pg_publication_rel r WHERE r.prpubid = p.oid)
               FROM (SELECT 1) one LEFT JOIN pg_publication p ON p.pubname = ?""";
 
-    Pub publication(Connection c, String name) throws SQLException {
+    /** The publication; of its tables, only those not among {@code known} (the asked ones) are read again. */
+    Pub publication(Connection c, String name, Map<Long, Rel> known) throws SQLException {
         try (PreparedStatement st = c.prepareStatement(PUBLICATION)) {
             st.setString(1, name);
             try (var rs = st.executeQuery()) {
                 rs.next();
                 java.sql.Array a = rs.getArray(9);
                 List<Long> rels = a == null ? List.of() : List.of((Long[]) a.getArray());
+                Map<Long, Rel> found = new LinkedHashMap<>(known);
+                for (Rel r : details(c, rels.stream().filter(o -> !known.containsKey(o)).toList()))
+                    if (r.level() == 0) found.put(r.oid(), r);
                 return new Pub(rs.getString(1), rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4), rs.getBoolean(5), rs.getBoolean(6), rs.getString(7), rs.getBoolean(8),
-                        details(c, rels).stream().filter(r -> r.level() == 0).toList());
+                        rels.stream().map(found::get).filter(java.util.Objects::nonNull).toList());
             }
         }
     }

@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Setup.java CdcStream.java DoctorChecks.java DoctorSlot.java
+//SOURCES Setup.java AirbyteCheck.java DoctorChecks.java DoctorSlot.java
 //DESCRIPTION Every check at once, read-only: why Airbyte's CDC sync fails or is silent, and what to type
 
 import java.sql.Connection;

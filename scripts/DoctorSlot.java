@@ -124,71 +124,10 @@ final class DoctorSlot {
         else d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all the WAL there is"));
     }
 
-    static final String AIRBYTE_SLOT = "SELECT * FROM pg_replication_slots WHERE slot_name = ? AND plugin = ? AND database = ?";
-    static final String AIRBYTE_PUBLICATION = "SELECT * FROM pg_publication WHERE pubname = ?";
-
     /** Airbyte source-postgres's check, as it runs it: two queries wanting one row each, then a replication connection. */
     void airbyteCheck() throws SQLException {
-        String g = "airbyte check";
-        List<String> failures = new ArrayList<>();
-        String user;
-        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user, current_database()")) {
-            rs.next();
-            user = rs.getString(1);
-            int slots = count(AIRBYTE_SLOT, d.slot, "pgoutput", rs.getString(2));
-            if (slots == 1) d.add(g, Runbook.Finding.ok("slot query", "finds slot " + d.slot + " (pgoutput, this database)"));
-            else {
-                String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
-                        + "replication slot to your database.";
-                failures.add(m);
-                d.add(g, Runbook.Finding.fail("slot query", m, d.slotCommand() + "   (see the slot lines above)"));
-            }
-        }
-        int pubs = count(AIRBYTE_PUBLICATION, d.publication);
-        if (pubs == 1) d.add(g, Runbook.Finding.ok("publication query", "finds publication " + d.publication));
-        else {
-            String m = "Expected exactly one publication but found " + pubs + ". Please read the docs and add a publication "
-                    + "to your database.";
-            failures.add(m);
-            d.add(g, Runbook.Finding.fail("publication query", m, d.publicationCommand()));
-        }
-        String replication = replicationConnection();
-        if (replication == null) d.add(g, Runbook.Finding.ok("replication", "a replication connection as "
-                + Runbook.ident(user) + " runs IDENTIFY_SYSTEM"));
-        else {
-            failures.add(replication);
-            d.add(g, Runbook.Finding.fail("replication", "a replication connection as " + Runbook.ident(user) + " fails: "
-                    + replication, d.db.target().isPooler() ? "use the direct host " + d.db.target().directHost()
-                    : "give the role REPLICATION (as a superuser: ALTER ROLE " + Runbook.ident(user) + " REPLICATION;), "
-                    + "and allow it replication connections in pg_hba.conf"));
-        }
-        String as = user.equals(d.roleName()) ? "" : " (tested as " + Runbook.ident(user) + "; Airbyte connects as "
-                + Runbook.ident(d.roleName()) + ")";
-        d.add(g, failures.isEmpty() ? Runbook.Finding.ok("verdict", "Airbyte's connection test would pass" + as)
-                : Runbook.Finding.fail("verdict", "Airbyte's connection test would fail with: " + failures.get(0) + as, null));
-    }
-
-    private int count(String query, String... params) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(query)) {
-            for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
-            int n = 0;
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) n++;
-            }
-            return n;
-        }
-    }
-
-    /** Null when Airbyte's replication connection works, else the message Airbyte would show. */
-    private String replicationConnection() {
-        try (Connection r = CdcStream.connect(d.db.target()); var st = r.createStatement(); var rs = st.executeQuery("IDENTIFY_SYSTEM")) {
-            return rs.next() ? null : "The DB connection is not a valid replication connection";
-        } catch (SQLException e) {
-            String m = e.getMessage() == null ? "" : e.getMessage();
-            if (m.equals("FATAL: must be superuser or replication role to start walsender"))
-                return "User '" + d.db.target().user + "' does not have enough privileges for CDC replication. Please read the docs and "
-                        + "add required privileges.";
-            return Runbook.firstLine(m);
-        }
+        AirbyteCheck check = new AirbyteCheck(d.db.target(), d.slot, d.publication, d.roleName(),
+                d.slotCommand() + "   (see the slot lines above)", d.publicationCommand());
+        for (Runbook.Finding f : check.assess(c).findings()) d.add("airbyte check", f);
     }
 }

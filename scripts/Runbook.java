@@ -1,4 +1,5 @@
 //JAVA 17+
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
 //DEPS info.picocli:picocli:4.7.7
 //DEPS org.postgresql:postgresql:42.7.10
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
@@ -124,22 +125,26 @@ final class Runbook {
     }
 
     /**
-     * Runs a plan as one batch (one round trip), in one transaction when the plan allows it. On a connection already
-     * in a transaction (setup's), a transactional plan joins it: the caller commits, and a failure rolls it all back.
+     * Runs a plan in one round trip. A transactional plan goes to the server as one DO block, which PostgreSQL runs as
+     * one transaction: pgjdbc splits a JDBC batch into a round trip per ~250 statements (to keep the server's replies
+     * from filling the socket buffers) and commits in one more, so thousands of tables would cost dozens of them.
+     * On a connection already in a transaction (setup's), a transactional plan joins it: the caller commits, and a
+     * failure rolls it all back.
      */
     static void apply(Connection c, Plan plan) throws SQLException {
         boolean auto = c.getAutoCommit(), joined = !auto && plan.transactional();
-        c.setAutoCommit(!plan.transactional());
+        if (!joined) c.setAutoCommit(true);
         try (var st = c.createStatement()) {
-            for (Sql s : plan.statements()) st.addBatch(s.text());
-            st.executeBatch();
-            if (plan.transactional() && !joined) c.commit();
+            if (plan.transactional()) st.execute(block(plan));
+            else {
+                for (Sql s : plan.statements()) st.addBatch(s.text());
+                st.executeBatch();
+            }
         } catch (BatchUpdateException e) {
-            rollback(c, plan);
             throw refused(e.getNextException() != null ? e.getNextException() : e, culprit(e, plan));
         } catch (SQLException e) {
-            rollback(c, plan);
-            throw refused(e, null);
+            if (joined) rollback(c);
+            throw refused(e, plan.transactional() ? culpritInBlock(e, plan) : null);
         } finally {
             try {
                 if (!c.isClosed()) c.setAutoCommit(auto);
@@ -147,9 +152,29 @@ final class Runbook {
         }
     }
 
+    /** The plan as one DO block: BEGIN, then one EXECUTE per statement from line 2 on, so an error names its line. */
+    static String block(Plan plan) {
+        StringBuilder b = new StringBuilder("BEGIN\n");
+        for (Sql s : plan.statements()) b.append("EXECUTE ").append(literal(s.text())).append(";\n");
+        return "DO " + literal(b.append("END").toString());
+    }
+
+    /** The statement a DO block failed on, from the error's context: "... inline_code_block line N at EXECUTE". */
+    static Sql culpritInBlock(SQLException e, Plan plan) {
+        var server = e instanceof org.postgresql.util.PSQLException p ? p.getServerErrorMessage() : null;
+        var m = java.util.regex.Pattern.compile("line (\\d+) at EXECUTE")
+                .matcher(server == null || server.getWhere() == null ? "" : server.getWhere());
+        if (!m.find()) return null;
+        int line = Integer.parseInt(m.group(1)), start = 2;
+        for (Sql s : plan.statements()) {
+            start += (int) s.text().chars().filter(ch -> ch == '\n').count() + 1;
+            if (line < start) return s;
+        }
+        return null;
+    }
+
     /** Rolls a failed plan's transaction back; on a lost connection the server has done it already. */
-    private static void rollback(Connection c, Plan plan) {
-        if (!plan.transactional()) return;
+    private static void rollback(Connection c) {
         try {
             if (!c.isClosed()) c.rollback();
         } catch (SQLException lost) { }
@@ -432,6 +457,7 @@ final class Runbook {
             p.setProperty("connectTimeout", String.valueOf(connectTimeout));
             p.setProperty("loginTimeout", String.valueOf(connectTimeout));
             p.setProperty("ApplicationName", "airbyte-runbook");
+            p.setProperty("assumeMinServerVersion", "9.0"); // sends the name at startup, not in a SET: one round trip less
             return p;
         }
 
@@ -511,11 +537,16 @@ final class Runbook {
 
         /** Prints the outcomes, then each extra document (e.g. setup's Airbyte configuration) under its name. */
         void print(List<Outcome> outcomes, Map<String, Object> extra) {
-            java.io.PrintStream stdout = System.out;
-            if (json) { stdout.println(json(outcomes, extra)); return; }
+            if (json) { System.out.println(json(outcomes, extra)); return; }
+            var report = new java.io.ByteArrayOutputStream();
+            var stdout = new java.io.PrintStream(report, true, java.nio.charset.StandardCharsets.UTF_8);
             for (Outcome o : outcomes) text(stdout, o);
-            if (dryRun && outcomes.stream().anyMatch(o -> !o.plan().isEmpty())) stdout.print(script(outcomes));
             extra.forEach((name, doc) -> stdout.println("\n" + name + ":\n" + pretty(doc)));
+            String text = report.toString(java.nio.charset.StandardCharsets.UTF_8);
+            // A dry run's whole output is a psql script: the report above the SQL is made of comments.
+            if (dryRun) text = text.replaceAll("(?m)^", "-- ").replaceAll("(?m)^-- $", "--");
+            System.out.print(text);
+            if (dryRun && outcomes.stream().anyMatch(o -> !o.plan().isEmpty())) System.out.print(script(outcomes));
         }
 
         private void text(java.io.PrintStream stdout, Outcome o) {
@@ -562,7 +593,7 @@ final class Runbook {
         static String pretty(Object document) {
             try {
                 return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(document);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            } catch (java.io.IOException e) { // not Jackson's subclass: verifying Output would load it on every start
                 throw new IllegalStateException(e);
             }
         }

@@ -62,7 +62,7 @@ class FaultsTest {
         try (Connection watch = DriverManager.getConnection(jdbc, "postgres", "")) {
             await("the step to wait for its lock on t", () -> {
                 try (var rs = watch.createStatement().executeQuery("SELECT count(*) FROM pg_stat_activity "
-                        + "WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE%'")) {
+                        + "WHERE wait_event_type = 'Lock' AND application_name = 'airbyte-runbook'")) {
                     rs.next();
                     return rs.getInt(1) == 1;
                 } catch (Exception e) { return false; }

@@ -56,6 +56,21 @@ class SetupTest {
         assertFalse(r.out().contains(Pg.OWNER_PASSWORD));
     }
 
+    /** The dry run's whole output is a script: run as it is, it does what setup would, and setup then finds nothing to do. */
+    @Test void theDryRunOutputRunAsSqlSetsTheDatabaseUp() throws Exception {
+        String db = newDatabase(true);
+        Pg.Run dry = Pg.run(new Setup(), "--url", Pg.url(db), "--replica-identity", "full", "--heartbeat", "--dry-run");
+        assertEquals(0, dry.exit(), dry.all());
+        try (var c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD); var st = c.createStatement()) {
+            st.execute(dry.out());
+        }
+        String after = Pg.catalog(db);
+        Pg.Run again = Pg.run(new Setup(), "--url", Pg.url(db), "--replica-identity", "full", "--heartbeat");
+        assertEquals(0, again.exit(), again.all());
+        assertEquals(after, Pg.catalog(db), "setup found something the script had not done");
+        assertEquals(List.of("public.airbyte_heartbeat", "public.audit", "public.customers", "public.orders"), published(db));
+    }
+
     @Test void aTableWithoutPrimaryKeyStopsSetupBeforeAnythingChanges() throws Exception {
         String db = newDatabase(true);
         String before = Pg.catalog(db);

