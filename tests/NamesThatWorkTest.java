@@ -160,7 +160,8 @@ class NamesThatWorkTest {
             Pg.Run doctor = Pg.run(new Doctor(), args.toArray(String[]::new));
             assertEquals(0, doctor.exit(), doctor.all());
         });
-        assertEquals(doctorFew, doctorLots, "doctor: 10,000 tables take as many statements as 2");
+        // Not equal: with 2 asked, the other 198 published tables are read in one more query.
+        assertTrue(doctorLots <= doctorFew, "doctor: 10,000 tables take no more statements than 2: " + doctorLots + " > " + doctorFew);
         Pg.sql(many, "SELECT pg_drop_replication_slot('badinput_many')");
     }
 
