@@ -243,7 +243,8 @@ final class Target {
                 if (tls != null) throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": " + tls);
                 boolean unknownHost = e.getCause() instanceof UnknownHostException;
                 long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
-                if (unknownHost || !state.startsWith("08") || remainingMs <= 0)
+                boolean transient_ = state.startsWith("08") || state.equals("57P03"); // 57P03: "the database system is starting up"
+                if (unknownHost || !transient_ || remainingMs <= 0)
                     throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": "
                             + (unknownHost ? "unknown host '" + host + "' - check the host name" : Runbook.firstLine(e.getMessage())));
                 if (attempt == 1) Runbook.progress("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
