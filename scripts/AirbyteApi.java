@@ -160,7 +160,7 @@ final class AirbyteApi {
      * --create: checks (unless skipped), then POST /sources, or PATCH /sources/{id} when the workspace has a source
      * of that name. Prints the source id on stdout; the password is only in the request body.
      */
-    static int createSource(Options o, Runbook.Db db, Map<String, Object> configuration) {
+    static int createSource(Options o, Db db, Map<String, Object> configuration) {
         if (o.workspaceId == null || !o.workspaceId.strip().matches("[A-Za-z0-9-]{1,64}"))
             throw Runbook.badInput("--create needs --workspace-id ID (the id in your Airbyte workspace's URL)");
         String workspace = o.workspaceId.strip();

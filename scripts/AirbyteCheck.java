@@ -11,11 +11,11 @@ import java.util.List;
  * Airbyte's messages, then a replication connection. Read-only. Used by doctor and by airbyte-source --create.
  */
 final class AirbyteCheck implements Runbook.Step {
-    private final Runbook.Target target;
+    private final Target target;
     private final String slot, publication, airbyteRole, slotFix, publicationFix;
 
     /** {@code airbyteRole} is the role Airbyte connects as; the fixes are the commands to print on failure. */
-    AirbyteCheck(Runbook.Target target, String slot, String publication, String airbyteRole, String slotFix, String publicationFix) {
+    AirbyteCheck(Target target, String slot, String publication, String airbyteRole, String slotFix, String publicationFix) {
         this.target = target;
         this.slot = slot;
         this.publication = publication;

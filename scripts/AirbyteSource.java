@@ -40,7 +40,7 @@ import picocli.CommandLine.Option;
                 + "name taken by several sources; 3 the API unreachable, timed out, not JSON, or the credentials refused (401); "
                 + "4 the API refused the request (403, other errors)."})
 class AirbyteSource implements Callable<Integer> {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin AirbyteApi.Options api = new AirbyteApi.Options();
 
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Replication slot Airbyte reads from (default: ${DEFAULT-VALUE}).")
@@ -70,7 +70,7 @@ class AirbyteSource implements Callable<Integer> {
     /** The source-postgres configuration, in the connector's field order; throws {@link Runbook.Failure} on bad input. */
     public Map<String, Object> configuration() {
         notes.clear();
-        Runbook.Target t = db.target();
+        Target t = db.target();
         if (t.isPooler())
             throw Runbook.badInput("host " + t.host + " is Neon's connection pooler, which refuses the replication "
                     + "connection CDC needs: use the direct host " + t.directHost());

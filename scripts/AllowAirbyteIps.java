@@ -97,7 +97,7 @@ class AllowAirbyteIps implements Callable<Integer> {
 
     /** The endpoint id from --url, --host, $DATABASE_URL or $PGHOST; null when none names a Neon endpoint. */
     private String endpoint() {
-        Runbook.Db d = new Runbook.Db();
+        Db d = new Db();
         d.url = url;
         d.host = host;
         d.env = neon.env;

@@ -42,7 +42,7 @@ final class CdcStream implements AutoCloseable {
      * A replication connection (replication=database) as Airbyte's check and its Debezium reader open it: such a
      * connection runs only replication commands (IDENTIFY_SYSTEM, START_REPLICATION) in the simple query protocol.
      */
-    static Connection connect(Runbook.Target t) throws SQLException {
+    static Connection connect(Target t) throws SQLException {
         Properties p = t.properties(10);
         PGProperty.REPLICATION.set(p, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(p, "9.4");
@@ -50,7 +50,7 @@ final class CdcStream implements AutoCloseable {
         return DriverManager.getConnection(t.jdbcUrl(), p);
     }
 
-    static CdcStream open(Runbook.Target t, String slot, String publication) throws SQLException {
+    static CdcStream open(Target t, String slot, String publication) throws SQLException {
         Connection c = connect(t);
         try {
             PGReplicationStream s = c.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()

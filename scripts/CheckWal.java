@@ -21,7 +21,7 @@ import picocli.CommandLine.Mixin;
                 "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --yes --project-id old-fire-32990194",
                 NeonApi.API_EXIT_CODES})
 class CheckWal implements Callable<Integer>, Runbook.Step {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin Runbook.Output out = new Runbook.Output();
     @Mixin EnableLogical enabling = new EnableLogical();
     @Mixin NeonApi.Options neon = new NeonApi.Options();

@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
                 "  jbang create-publication --url ... --schema sales --replica-identity full --dry-run",
                 "  jbang create-publication --url ... --table public.invoices --add       # keep the tables already in it"})
 class CreatePublication implements Callable<Integer>, Runbook.Step {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin Runbook.Output out = new Runbook.Output();
 
     @Option(names = "--publication", defaultValue = "airbyte_publication",

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
                 "  jbang create-slot --url \"$DATABASE_URL\"",
                 "  jbang create-slot --url \"$DATABASE_URL\" --slot airbyte_slot --publication airbyte_publication --dry-run"})
 class CreateSlot implements Callable<Integer>, Runbook.Step {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin Runbook.Output out = new Runbook.Output();
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Slot name: lower-case letters, digits and "
             + "underscores, at most 63 (default: ${DEFAULT-VALUE}).")

@@ -47,7 +47,7 @@ class Demo implements Callable<Integer> {
             if (second != 0) return second;
 
             say("\nNow some writes, and what a CDC client reading slot airbyte_slot receives:");
-            Runbook.Db db = new Runbook.Db();
+            Db db = new Db();
             db.url = url;
             try (CdcStream stream = CdcStream.open(db.target(), "airbyte_slot", "airbyte_publication");
                  Connection c = DriverManager.getConnection("jdbc:postgresql://localhost:" + pg.getPort() + "/" + DB, ROLE, "");

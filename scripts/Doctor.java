@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
                 "  2  bad input: an option doctor cannot use (a slot name PostgreSQL rejects, a --table without its schema)",
                 "  3  cannot connect or authenticate (host, port, database, password, TLS)"})
 class Doctor implements Callable<Integer> {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
     @Option(names = "--role", description = "The role Airbyte connects as (default: the connected user).") String role;
     @Option(names = "--schema", description = "A schema Airbyte replicates (repeatable; default: public, or the schemas of --table).")

@@ -34,7 +34,7 @@ final class DoctorChecks {
 
     /** Reachable and authenticated (else connecting failed, exit 3), TLS in use for this backend, and verified or not. */
     void connection() throws SQLException {
-        Runbook.Target t = d.db.target();
+        Target t = d.db.target();
         try (var st = c.createStatement(); var rs = st.executeQuery(CONNECTION)) {
             rs.next();
             standby = rs.getBoolean(5);

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
                 "  jbang grant-access --role alex --schema public --schema \"Sales Data\"",
                 "  jbang grant-access --schema sales --dry-run"})
 class GrantAccess implements Callable<Integer>, Runbook.Step {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin Runbook.Output out = new Runbook.Output();
 
     @Option(names = "--role", paramLabel = "ROLE", description = "The role Airbyte connects as (default: the connected user). "

@@ -165,7 +165,7 @@ final class NeonApi {
      * without {@code -pooler} ({@code ep-cool-darkness-123456[-pooler][.c-2].us-east-2.aws.neon.tech}); a
      * {@code c-N} label is skipped wherever it is. Null when the host is not a Neon endpoint's.
      */
-    static String endpointId(Runbook.Target t) {
+    static String endpointId(Target t) {
         if (t.options != null) {
             Matcher m = OPTIONS_ENDPOINT.matcher(t.options);
             if (m.find()) return m.group(1);

@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
                 "  jbang setup --url \"$DATABASE_URL\" --schema public --schema sales",
                 "  jbang setup --url \"$DATABASE_URL\" --table public.orders --table public.customers --replica-identity full"})
 class Setup implements Callable<Integer> {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin Runbook.Output out = new Runbook.Output();
     @Option(names = "--role", description = "The role Airbyte connects as (default: the connected user).") String role;
     @Option(names = "--schema", description = "A schema to grant and publish (repeatable; default: public, or the schemas of --table).")

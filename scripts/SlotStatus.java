@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
                 "  jbang slot-status --json | jq '.slots[].retainedBytes'",
                 "  jbang slot-status --warn-at 2GB > /dev/null || <alert>     # from cron"})
 class SlotStatus implements Callable<Integer> {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Option(names = "--json", description = "Print the findings and every slot's numbers as JSON, for programs.") boolean json;
     /** The shared printer; this command changes nothing, so it has no --dry-run. */
     final Runbook.Output out = new Runbook.Output();

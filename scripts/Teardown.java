@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
                 "  jbang teardown --revoke --role airbyte --schema public --schema sales --yes",
                 "  jbang teardown --drop-heartbeat --heartbeat-table public.airbyte_heartbeat --yes"})
 class Teardown implements Callable<Integer>, Runbook.Step {
-    @Mixin Runbook.Db db = new Runbook.Db();
+    @Mixin Db db = new Db();
     @Mixin Runbook.Output out = new Runbook.Output();
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "The replication slot to drop (default: ${DEFAULT-VALUE}).")
     String slot = "airbyte_slot";

@@ -182,7 +182,7 @@ class DoctorSlotTest {
     @Test void aSlotBeingReadIsReportedWithItsReaderAndNotPeeked() throws Exception {
         String db = DoctorTest.shop();
         DoctorTest.setup(db);
-        Runbook.Db target = new Runbook.Db();
+        Db target = new Db();
         target.url = Pg.url(db);
         try (CdcStream stream = CdcStream.open(target.target(), SLOT, "airbyte_publication")) {
             String pid = Pg.value("postgres", "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'");
@@ -202,7 +202,7 @@ class DoctorSlotTest {
         assertEquals("warn", status(r, "slot", "reader"), r.out());
         assertTrue(DoctorTest.finding(r, "slot", "reader").get("message").asText().contains("40 hours"), r.out());
         assertTrue(DoctorTest.finding(r, "server", "server").get("message").asText().contains("on Neon"), r.out());
-        Runbook.Db target = new Runbook.Db();
+        Db target = new Db();
         target.url = Pg.url(db);
         try (CdcStream stream = CdcStream.open(target.target(), SLOT, "airbyte_publication")) {
             assertEquals("ok", status(doctor(db), "slot", "reader"));

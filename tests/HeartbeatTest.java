@@ -70,7 +70,7 @@ class HeartbeatTest {
         AirbyteSourceTest.assertValid(new ObjectMapper().readTree(setup.out()).get("airbyteSource"));
 
         String confirmedBefore = Pg.value(db, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'");
-        Runbook.Db airbyte = new Runbook.Db();
+        Db airbyte = new Db();
         airbyte.url = Pg.url(db, "Air%20Byte", "Air-Byte-pw-5521");
         try (CdcStream stream = CdcStream.open(airbyte.target(), SLOT, "airbyte_publication");
              Connection c = Pg.as(db, "Air Byte", "Air-Byte-pw-5521"); Statement st = c.createStatement()) {

@@ -36,7 +36,7 @@ class NeonApiTest {
     }
 
     static String endpointOf(String url) {
-        Runbook.Db d = new Runbook.Db();
+        Db d = new Db();
         d.url = url;
         d.env = Map.of();
         return NeonApi.endpointId(d.target());

@@ -197,7 +197,7 @@ final class Pg {
     static Run run(Callable<Integer> script, String... args) { return run(script, Map.of(), args); }
 
     /**
-     * Every option group of the script that reads the environment (Runbook.Db, the Neon and Airbyte API options:
+     * Every option group of the script that reads the environment (Db, the Neon and Airbyte API options:
      * any field whose object has a {@code Map env}) reads this one instead.
      */
     private static void setEnv(Object script, Map<String, String> env) {

@@ -44,7 +44,7 @@ class ReplicationTest {
         Pg.Run slot = Pg.run(new CreateSlot(), "--url", url, "--slot", "replication_test");
         assertEquals(0, slot.exit(), slot.all());
 
-        Runbook.Db target = new Runbook.Db();
+        Db target = new Db();
         target.url = url;
         try (CdcStream stream = CdcStream.open(target.target(), "replication_test", "airbyte_publication");
              Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD); Statement st = c.createStatement()) {

@@ -189,7 +189,7 @@ class SecretsTest {
 
     /** Target.toString, the one place a URL is written back, masks the password. */
     @Test void theUrlAsShownMasksThePassword() {
-        Runbook.Db d = new Runbook.Db();
+        Db d = new Db();
         d.url = url(PASSWORD);
         d.env = Map.of();
         String shown = d.target().toString();

@@ -33,7 +33,7 @@ class SlotStatusTest {
     }
 
     static CdcStream stream(String db, String slot) throws Exception {
-        Runbook.Db target = new Runbook.Db();
+        Db target = new Db();
         target.url = Pg.url(db);
         return CdcStream.open(target.target(), slot, "airbyte_publication");
     }

@@ -153,7 +153,7 @@ class TeardownTest {
     @Test void anActiveSlotIsRefusedAndDroppedWithForce() throws Exception {
         String db = shop();
         setup(db, "teardown_active");
-        Runbook.Db target = new Runbook.Db();
+        Db target = new Db();
         target.url = Pg.url(db);
         CdcStream stream = CdcStream.open(target.target(), "teardown_active", "airbyte_publication");
         try {
