@@ -215,7 +215,7 @@ final class Target {
         if (verifying && sslmode.equals("verify-full") && m.contains(host) && m.toLowerCase().contains("hostname"))
             return "the server's TLS certificate is not valid for the host name '" + host + "' (sslmode verify-full checks "
                     + "it): connect with a host name the certificate names, or use sslmode=verify-ca";
-        if (state.equals("08004") && !sslmode.equals("disable") && !sslmode.equals("allow") && !sslmode.equals("prefer"))
+        if (state.equals("08004") && m.contains("SSL") && !List.of("disable", "allow", "prefer").contains(sslmode))
             return "the server does not accept TLS connections, and sslmode " + sslmode + " requires TLS: for a server on a "
                     + "trusted network use sslmode=disable (Neon always has TLS: check the host)";
         return null;

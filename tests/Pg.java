@@ -287,10 +287,17 @@ final class Pg {
                 + "\n-----END " + type + "-----\n";
     }
 
-    /** A PostgreSQL with ssl=on and the certificate and key of {@link #certificates}; data kept in {@code data}. */
+    /**
+     * A PostgreSQL with ssl=on and the certificate and key of {@link #certificates}; data kept in {@code data}. The
+     * superuser needs no password; every other role must give its own (SCRAM).
+     */
     static EmbeddedPostgres tlsServer(Path data, Path certs) throws IOException {
+        Path hba = Files.createTempFile("pg_hba_tls", ".conf");
+        Files.writeString(hba, "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all postgres ::1/128 trust\n"
+                + "host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n");
         return EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setServerConfig("ssl", "on")
-                .setServerConfig("wal_level", "logical")
+                .setServerConfig("wal_level", "logical").setServerConfig("hba_file", hba.toString())
+                .setServerConfig("password_encryption", "scram-sha-256")
                 .setDataDirectoryCustomizer(dir -> {
                     try {
                         Files.copy(certs.resolve("server.crt"), dir.toPath().resolve("server.crt"));

@@ -24,6 +24,7 @@ class TlsTest {
         Path certs = Files.createDirectories(dir.resolve("certs"));
         ca = Pg.certificates(certs, "dns:localhost");
         pg = Pg.tlsServer(dir.resolve("data"), certs);
+        DoctorServerTest.sql(pg, "CREATE ROLE " + Pg.OWNER + " LOGIN REPLICATION PASSWORD '" + Pg.OWNER_PASSWORD + "'");
         // A real CA that did not sign the server's certificate: the first one the JDK trusts.
         KeyStore jdk = KeyStore.getInstance(Path.of(System.getProperty("java.home"), "lib", "security", "cacerts").toFile(), (char[]) null);
         otherCa = certs.resolve("other-ca.crt");
@@ -45,6 +46,12 @@ class TlsTest {
         String url = url("localhost", "sslmode=verify-full&sslrootcert=" + ca);
         Pg.Run wal = Pg.run(new CheckWal(), "--url", url);
         assertEquals(0, wal.exit(), wal.all());
+        String withPassword = url.replace("postgres@", Pg.OWNER + ":" + Pg.OWNER_PASSWORD + "@");
+        Pg.Run role = Pg.run(new CheckWal(), "--url", withPassword);
+        assertEquals(0, role.exit(), role.all());
+        Pg.Run noPassword = Pg.run(new CheckWal(), "--url", url.replace("postgres@", Pg.OWNER + "@"));
+        assertEquals(3, noPassword.exit(), noPassword.all());
+        assertTrue(noPassword.err().startsWith("check-wal: no password for alex@localhost"), noPassword.err());
         Pg.Run doctor = DoctorTest.doctorAt(url);
         assertEquals("ok", DoctorTest.status(doctor, "connection", "tls"), doctor.out());
         assertTrue(message(doctor).contains("server certificate verified (sslmode verify-full)"), doctor.out());
