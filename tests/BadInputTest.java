@@ -1,7 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -88,20 +87,22 @@ class BadInputTest {
         @Override public String toString() { return alias.replace(" --create", "") + " " + String.join(" ", args); }
     }
 
+    /** Options that take no value. */
+    static final List<String> SWITCHES = List.of("--revoke", "--heartbeat", "--drop-heartbeat", "--yes", "--create");
+
+    /** The alias's base arguments with {@code args} over them: an option given again replaces its value; null removes it. */
     static Case row(String alias, int exit, List<String> says, String... args) {
         List<String> all = new ArrayList<>(base(alias));
-        // An option given here replaces the base one (e.g. --slot).
         for (int i = 0; i < args.length; i++) {
-            int at = all.indexOf(args[i]);
-            if (i + 1 < args.length && args[i + 1] == null) { // removes the base option
-                if (at >= 0) { all.remove(at + 1); all.remove(at); }
-                i++;
+            String option = args[i];
+            if (!option.startsWith("--") || SWITCHES.contains(option) || i + 1 == args.length) {
+                all.add(option);
                 continue;
             }
-            boolean flag = args[i].startsWith("--") && i + 1 < args.length && !args[i + 1].startsWith("--")
-                    && !List.of("--revoke", "--heartbeat", "--drop-heartbeat", "--yes", "--create").contains(args[i]);
-            if (at >= 0 && flag && at + 1 < all.size()) { all.set(at + 1, args[++i]); continue; }
-            all.add(args[i]);
+            String value = args[++i];
+            int at = all.indexOf(option);
+            if (at >= 0) all.subList(at, at + 2).clear();
+            if (value != null) all.addAll(List.of(option, value));
         }
         return new Case(alias, exit, says, all);
     }
@@ -115,27 +116,27 @@ class BadInputTest {
     static List<String> check(List<Case> cases) throws Exception {
         List<String> problems = new ArrayList<>();
         try (java.sql.Connection snapshot = Pg.superuser(db)) {
-        for (Case c : cases) {
-            long start = System.nanoTime();
-            Pg.Run r = Pg.run(ALIASES.get(c.alias()).get(), ENV, c.args().toArray(String[]::new));
-            long ms = (System.nanoTime() - start) / 1_000_000;
-            List<String> wrong = new ArrayList<>();
-            if (r.exit() != c.exit()) wrong.add("exit " + r.exit() + " (documented: " + c.exit() + ")");
-            String name = c.alias().replace(" --create", "");
-            String error = c.exit() == Runbook.NOT_READY ? failLines(r.out()) : r.err().strip();
-            if (c.exit() != Runbook.NOT_READY && (error.lines().count() != 1 || !error.startsWith(name + ": ")))
-                wrong.add("stderr is not one line '" + name + ": ...'");
-            for (String word : c.says()) if (!error.contains(word)) wrong.add("does not say '" + word + "'");
-            if (r.all().contains("Exception") || r.all().contains("\tat ")) wrong.add("a stack trace or exception name");
-            if (ms > 5000) wrong.add("took " + ms + " ms");
-            String now = Pg.catalog(snapshot);
-            if (!now.equals(baseline)) {
-                wrong.add("the catalog changed: " + diff(baseline, now));
-                baseline = now;
+            for (Case c : cases) {
+                long start = System.nanoTime();
+                Pg.Run r = Pg.run(ALIASES.get(c.alias()).get(), ENV, c.args().toArray(String[]::new));
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                List<String> wrong = new ArrayList<>();
+                if (r.exit() != c.exit()) wrong.add("exit " + r.exit() + " (documented: " + c.exit() + ")");
+                String name = c.alias().replace(" --create", "");
+                String error = c.exit() == Runbook.NOT_READY ? failLines(r.out()) : r.err().strip();
+                if (c.exit() != Runbook.NOT_READY && (error.lines().count() != 1 || !error.startsWith(name + ": ")))
+                    wrong.add("stderr is not one line '" + name + ": ...'");
+                for (String word : c.says()) if (!error.contains(word)) wrong.add("does not say '" + word + "'");
+                if (r.all().contains("Exception") || r.all().contains("\tat ")) wrong.add("a stack trace or exception name");
+                if (ms > 5000) wrong.add("took " + ms + " ms");
+                String now = Pg.catalog(snapshot);
+                if (!now.equals(baseline)) {
+                    wrong.add("the catalog changed: " + diff(baseline, now));
+                    baseline = now;
+                }
+                if (!wrong.isEmpty()) problems.add(c + "\n      " + String.join("; ", wrong) + "\n      out: "
+                        + cut(r.out().strip().replace("\n", "\n           ")) + "\n      err: " + cut(r.err().strip()));
             }
-            if (!wrong.isEmpty()) problems.add(c + "\n      " + String.join("; ", wrong) + "\n      out: "
-                    + cut(r.out().strip().replace("\n", "\n           ")) + "\n      err: " + cut(r.err().strip()));
-        }
         }
         return problems;
     }
