@@ -145,7 +145,8 @@ class SecretsTest {
             }
             // The wrong password, and the password written into the URL without percent-encoding (a / ? # @ in it).
             Way given = new Way("url", null, airbyteEnv, null);
-            String closed = url(PASSWORD).replace(":" + Pg.port() + "/", ":" + Pg.freePort() + "/"), unknown = url(PASSWORD).replace("localhost", "no-such-host.invalid");
+            String closed = url(PASSWORD).replace(":" + Pg.port() + "/", ":" + Pg.freePort() + "/");
+            String unknown = url(PASSWORD).replace("localhost", "no-such-host.invalid");
             Map<String, Integer> badUrls = new java.util.LinkedHashMap<>();
             for (String connects : List.of(url(WRONG), closed, unknown)) badUrls.put(connects, 3);
             for (String refused : List.of(url(null).replace("@", ":" + PASSWORD + "@"), url(null).replace("@", ":" + PASSWORD.replace("@", "%40") + "@")))
