@@ -39,6 +39,9 @@ class Bench implements Callable<Integer> {
     @Option(names = "--schemas", split = ",", defaultValue = "1,100", description = "Schemas the tables are spread over; "
             + "a size smaller than that uses one schema per table (default: ${DEFAULT-VALUE}).")
     List<Integer> layouts;
+    @Option(names = "--runs", defaultValue = "3", description = "Runs of every step at each size, each on fresh copies of "
+            + "the database; the table shows the median (default: ${DEFAULT-VALUE}).")
+    int runs;
     @Option(names = "--startup-runs", defaultValue = "11", description = "Timed start-ups of each kind; 0 skips them (default: ${DEFAULT-VALUE}).")
     int startupRuns;
     @Option(names = "--trace", description = "Print every chunk the proxy passes, and each round trip, to stderr.")
@@ -94,27 +97,48 @@ class Bench implements Callable<Integer> {
 
     static String key(String step, int layout, int size) { return step + "/" + layout + "/" + size; }
 
-    /** Makes a database of {@code size} tables over {@code layout} schemas, runs every step on it, drops it. */
+    /**
+     * Makes a database of {@code size} tables over {@code layout} schemas, then {@code runs} times: runs every step
+     * on copies of it (setup on a copy of its own) and drops them. Per step: the median wall time, the most round trips.
+     */
     Map<String, Result> measure(int layout, int size) throws Exception {
         long t0 = System.nanoTime();
-        Db db = create(layout, size);
-        String copy = db.name() + "_copy";
-        Pg.sql("postgres", "CREATE DATABASE " + copy + " TEMPLATE " + db.name() + " OWNER " + Pg.OWNER + " STRATEGY FILE_COPY");
-        Db fresh = new Db(copy, db.schemas(), db.url().replace("/" + db.name() + "?", "/" + copy + "?"));
-        progress(String.format("  %,d tables in %d schema(s): made in %.1f s", size, db.schemas().size(), (System.nanoTime() - t0) / 1e9));
+        Db template = create(layout, size);
+        progress(String.format("  %,d tables in %d schema(s): made in %.1f s", size, template.schemas().size(), (System.nanoTime() - t0) / 1e9));
+        Map<String, List<Result>> all = new LinkedHashMap<>();
+        for (int i = 1; i <= runs; i++) {
+            Db db = copy(template, "_" + i), fresh = copy(template, "_" + i + "_setup");
+            for (Step step : STEPS) {
+                Result r = run(step, step.freshCopy() ? fresh : db);
+                all.computeIfAbsent(step.name(), k -> new ArrayList<>()).add(r);
+                progress(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
+                        r.connections(), r.wallMs(), r.exit() == 0 ? "" : "  EXIT " + r.exit()));
+            }
+            for (Db d : List.of(db, fresh)) {
+                Pg.sql(d.name(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()");
+                Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
+            }
+        }
+        Pg.sql("postgres", "DROP DATABASE " + template.name() + " WITH (FORCE)");
         Map<String, Result> out = new LinkedHashMap<>();
-        for (Step step : STEPS) {
-            Db on = step.freshCopy() ? fresh : db;
-            Result r = run(step, on);
-            out.put(step.name(), r);
-            progress(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
-                    r.connections(), r.wallMs(), r.exit() == 0 ? "" : "  EXIT " + r.exit()));
-        }
-        for (Db d : List.of(db, fresh)) {
-            Pg.sql(d.name(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()");
-            Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
-        }
+        all.forEach((step, rs) -> {
+            List<Long> walls = rs.stream().map(Result::wallMs).sorted().toList();
+            out.put(step, new Result(rs.stream().mapToLong(Result::roundTrips).max().orElseThrow(),
+                    rs.stream().mapToLong(Result::connections).max().orElseThrow(), walls.get(walls.size() / 2),
+                    rs.stream().mapToInt(Result::exit).filter(e -> e != 0).findFirst().orElse(0)));
+        });
         return out;
+    }
+
+    /**
+     * A copy of the database, made from its files (quick, and nothing left to flush), then warmed: a copied catalog is
+     * not in PostgreSQL's buffer cache, which a database in use never is, so every table is opened once first.
+     */
+    static Db copy(Db template, String suffix) throws Exception {
+        String name = template.name() + suffix;
+        Pg.sql("postgres", "CREATE DATABASE " + name + " TEMPLATE " + template.name() + " OWNER " + Pg.OWNER + " STRATEGY FILE_COPY");
+        Pg.sql(name, "SELECT count(pg_relation_size(oid)) FROM pg_class WHERE relkind IN ('r', 'p', 'i')");
+        return new Db(name, template.schemas(), template.url().replace("/" + template.name() + "?", "/" + name + "?"));
     }
 
     Result run(Step step, Db db) throws InterruptedException {
@@ -152,7 +176,9 @@ class Bench implements Callable<Integer> {
                     IF i %% 1000 = 0 THEN COMMIT; END IF;
                   END LOOP;
                 END $$""".formatted(size, n), "RESET ROLE",
-                "ANALYZE pg_catalog.pg_class, pg_catalog.pg_namespace, pg_catalog.pg_index, pg_catalog.pg_attribute");
+                // Done now, so that autovacuum has nothing to do on the catalogs while the steps are timed.
+                "VACUUM (ANALYZE) pg_catalog.pg_class, pg_catalog.pg_namespace, pg_catalog.pg_index, pg_catalog.pg_attribute, "
+                        + "pg_catalog.pg_type, pg_catalog.pg_depend, pg_catalog.pg_constraint");
         String url = "postgresql://" + Pg.OWNER + ":" + Pg.OWNER_PASSWORD + "@127.0.0.1:" + proxy.port() + "/" + name + "?sslmode=disable";
         return new Db(name, schemas, url);
     }

@@ -130,8 +130,8 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         List<Rel> published = new ArrayList<>();
         boolean viaRoot = partitioned > 0;
         if (!pub.exists()) {
-            pubSql.add(new Runbook.Sql("CREATE PUBLICATION " + p + " FOR TABLE " + names(asked.values())
-                    + (viaRoot ? " WITH (publish_via_partition_root = true)" : ""), "publication " + p));
+            pubSql.addAll(listing(p, "CREATE PUBLICATION " + p + " FOR TABLE ", asked.values(),
+                    viaRoot ? " WITH (publish_via_partition_root = true)" : ""));
             published.addAll(asked.values());
             f.add(Runbook.Finding.ok("publication", p + " will be created with " + asked.size() + " table(s)"));
         } else if (pub.allTables()) {
@@ -141,13 +141,13 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
             pub.rels().forEach(r -> extra.put(r.oid(), r));
             List<Rel> absent = asked.values().stream().filter(r -> extra.remove(r.oid()) == null).toList();
             if (add) {
-                if (!absent.isEmpty()) pubSql.add(new Runbook.Sql("ALTER PUBLICATION " + p + " ADD TABLE " + names(absent), "publication " + p));
+                if (!absent.isEmpty()) pubSql.addAll(listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", absent, ""));
                 published.addAll(absent);
                 viaRoot |= extra.values().stream().anyMatch(r -> r.kind().equals("p"));
                 f.add(Runbook.Finding.ok("publication", p + " exists" + (absent.isEmpty() ? " with every asked table"
                         : "; adding " + list(absent)) + (extra.isEmpty() ? "" : "; keeping " + extra.size() + " other table(s)")));
             } else if (!absent.isEmpty() || !extra.isEmpty()) {
-                pubSql.add(new Runbook.Sql("ALTER PUBLICATION " + p + " SET TABLE " + names(asked.values()), "publication " + p));
+                pubSql.addAll(listing(p, "ALTER PUBLICATION " + p + " SET TABLE ", asked.values(), ""));
                 published.addAll(asked.values());
                 if (extra.isEmpty()) f.add(Runbook.Finding.ok("publication", p + " exists; adding " + list(absent)));
                 else f.add(Runbook.Finding.warn("publication", p + " exists; SET TABLE removes " + list(extra.values())
@@ -275,22 +275,24 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                 + (items.size() > shown ? " and " + (items.size() - shown) + " more" : "");
     }
 
-    // Level 0 is the asked table itself; for a partitioned one, pg_partition_tree adds its partitions, of which the
-    // leaves are what UPDATE and DELETE hit (it returns nothing for a plain table). A dropped replica identity index
-    // leaves relreplident 'i', which then means nothing.
+    // Level 0 is the asked table itself; for a partitioned one, its partitions follow, of which the leaves are what
+    // UPDATE and DELETE hit. (pg_partition_tree would do, but costs a catalog lookup per table before the join.)
+    // A dropped replica identity index leaves relreplident 'i', which then means nothing.
     static final String DETAILS = """
+            WITH RECURSIVE tree AS (
+                   SELECT r.root, r.ord, r.root AS relid, 0 AS level FROM unnest(?::int8[]::oid[]) WITH ORDINALITY AS r(root, ord)
+                   UNION ALL
+                   SELECT t.root, t.ord, i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
+                     JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition)
             SELECT c.oid, n.nspname, c.relname, c.relkind::text,
                    CASE WHEN c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index x
                              WHERE x.indrelid = c.oid AND x.indisreplident) THEN 'n' ELSE c.relreplident::text END,
                    EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary),
                    c.relpersistence = 'u', pg_get_userbyid(c.relowner), pg_has_role(current_user, c.relowner, 'USAGE'),
-                   coalesce(t.level, 0), coalesce(t.isleaf, true)
-              FROM unnest(?::int8[]::oid[]) WITH ORDINALITY AS r(root, ord)
-              LEFT JOIN LATERAL pg_partition_tree(r.root) t ON true
-              JOIN pg_class c ON c.oid = coalesce(t.relid, r.root)
-              JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE t.level IS NULL OR t.level = 0 OR t.isleaf
-             ORDER BY r.ord, t.level NULLS FIRST, n.nspname, c.relname""";
+                   t.level, c.relkind <> 'p'
+              FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE t.level = 0 OR c.relkind <> 'p'
+             ORDER BY t.ord, t.level, n.nspname, c.relname""";
 
     static List<Rel> details(Connection c, List<Long> oids) throws SQLException {
         List<Rel> out = new ArrayList<>();
@@ -339,7 +341,14 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         return String.join("; ", parts);
     }
 
-    static String names(Collection<Rel> rels) { return rels.stream().map(Rel::q).collect(Collectors.joining(", ")); }
+    /** {@code head} with the first tables and {@code tail}, then the others added 1,000 a statement. */
+    static List<Runbook.Sql> listing(String p, String head, Collection<Rel> rels, String tail) {
+        List<Runbook.Sql> out = new ArrayList<>();
+        for (String names : Runbook.nameLists(rels.stream().map(Rel::q).toList()))
+            out.add(new Runbook.Sql(out.isEmpty() ? head + names + tail : "ALTER PUBLICATION " + p + " ADD TABLE " + names,
+                    "publication " + p));
+        return out;
+    }
 
     /** The first few names, then a count: a finding stays one line with thousands of tables. */
     static String list(Collection<Rel> rels) {

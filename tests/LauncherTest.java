@@ -9,9 +9,14 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Every alias once through the repo's own launcher, as a user meets it: catalog, //SOURCES and //DEPS wiring. */
+/**
+ * Every alias once through the repo's own launcher, as a user meets it: catalog, //SOURCES and //DEPS wiring. It runs
+ * from a directory outside the repository, where JBang finds no catalog: the launcher itself resolves the aliases.
+ */
 class LauncherTest {
     static String db;
+    static final List<String> ALIASES = List.of("check-wal", "setup", "grant-access", "create-publication", "create-slot",
+            "airbyte-source", "allow-airbyte-ips", "doctor", "slot-status", "teardown", "demo");
 
     @BeforeAll static void database() throws Exception {
         Assumptions.assumeTrue(System.getProperty("pg.version", "17.6.0").startsWith("17"), "aliases are checked once, on 17");
@@ -26,7 +31,7 @@ class LauncherTest {
     static Result jbang(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Pg.repoRoot().resolve("jbang").toString()));
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(Pg.repoRoot().toFile());
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(java.nio.file.Files.createTempDirectory("elsewhere").toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("PG") || k.equals("DATABASE_URL"));
         pb.environment().put("NO_COLOR", "1");
         pb.environment().putAll(env);
@@ -85,6 +90,13 @@ class LauncherTest {
         assertEquals(0, teardown.exit(), teardown.out() + teardown.err());
         assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
         for (Result r : List.of(wal, dry, source, again, doctor, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
+    }
+
+    @Test void theTestsBelowRunEveryAliasOfTheCatalog() throws Exception {
+        var catalog = new ObjectMapper().readTree(Pg.repoRoot().resolve("jbang-catalog.json").toFile()).get("aliases");
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        catalog.fieldNames().forEachRemaining(names::add);
+        assertEquals(new java.util.TreeSet<>(ALIASES), names);
     }
 
     @Test void thePasswordComesFromAPgpassFile() throws Exception {
