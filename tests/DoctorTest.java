@@ -142,6 +142,21 @@ class DoctorTest {
         assertFalse(text.all().contains(Pg.OWNER_PASSWORD));
     }
 
+    @Test void aCheckTheServerRefusesIsAWarningAndTheChecksAfterItStillRun() throws Exception {
+        String db = shop();
+        setup(db);
+        // Only the publication check calls pg_partition_root; without EXECUTE on it, that check is refused.
+        Pg.sql(db, "REVOKE EXECUTE ON FUNCTION pg_partition_root(regclass) FROM PUBLIC");
+        Pg.Run r = doctor(db);
+        JsonNode refused = finding(r, "publication", "publication");
+        assertNotNull(refused, r.out());
+        assertEquals("warn", refused.get("status").asText());
+        assertTrue(refused.get("message").asText().equals("could not check: permission denied for function pg_partition_root"), r.out());
+        assertEquals("ok", status(r, "slot", "wal"), r.out());
+        assertEquals("ok", status(r, "airbyte check", "verdict"), r.out());
+        assertEquals(List.of(), failures(r));
+    }
+
     @Test void catalogReadsDoNotGrowWithTheNumberOfTables() throws Exception {
         String db = shop();
         setup(db);
