@@ -76,6 +76,8 @@ class Bench implements Callable<Integer> {
 
     LatencyProxy proxy;
     long peakHeap;
+    /** Per layout: PostgreSQL's own time to publish the largest size's tables in one statement. */
+    final Map<Integer, Long> serverAlone = new LinkedHashMap<>();
 
     public Integer call() throws Exception {
         long started = System.nanoTime();
@@ -119,6 +121,7 @@ class Bench implements Callable<Integer> {
                 Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
             }
         }
+        if (size == sizes.get(sizes.size() - 1)) serverAlone.put(layout, publicationAlone(template));
         Pg.sql("postgres", "DROP DATABASE " + template.name() + " WITH (FORCE)");
         Map<String, Result> out = new LinkedHashMap<>();
         all.forEach((step, rs) -> {
@@ -128,6 +131,28 @@ class Bench implements Callable<Integer> {
                     rs.stream().mapToInt(Result::exit).filter(e -> e != 0).findFirst().orElse(0)));
         });
         return out;
+    }
+
+    /**
+     * PostgreSQL's own time for the publication of every table, without the proxy or any step: the work that grows
+     * with the tables whatever the client does (on a warmed copy, in a transaction rolled back). Median of the runs.
+     */
+    long publicationAlone(Db template) throws Exception {
+        List<Long> times = new ArrayList<>();
+        for (int i = 1; i <= runs; i++) {
+            Db d = copy(template, "_alone_" + i);
+            try (java.sql.Connection c = Pg.as(d.name(), Pg.OWNER, Pg.OWNER_PASSWORD); java.sql.Statement st = c.createStatement()) {
+                c.setAutoCommit(false);
+                String names = Pg.value(d.name(), "SELECT string_agg(oid::regclass::text, ', ') FROM pg_class "
+                        + "WHERE relkind = 'r' AND relnamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema', 'pg_toast')");
+                long t = System.nanoTime();
+                st.execute("CREATE PUBLICATION alone FOR TABLE " + names);
+                times.add((System.nanoTime() - t) / 1_000_000);
+                c.rollback();
+            }
+            Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
+        }
+        return times.stream().sorted().toList().get(times.size() / 2);
     }
 
     /**
@@ -220,6 +245,8 @@ class Bench implements Callable<Integer> {
                             a.roundTrips(), first, b.roundTrips(), last, failed ? "; a run failed" : ""));
                 }
             }
+        serverAlone.forEach((layout, ms) -> say(String.format("PostgreSQL alone, no proxy: CREATE PUBLICATION ... FOR TABLE "
+                + "with the %,d tables (%d schema(s)): %,d ms", last, layout, ms)));
         say("");
         say(verdict(growing == 0, "round trips do not grow with the number of tables (within 2), and every run succeeded"));
         say(verdict(worstRatio <= 4, String.format("wall time at %,d tables is at most 4x that at %,d (worst %.1fx)", last, first, worstRatio)));
