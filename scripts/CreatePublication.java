@@ -68,7 +68,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
 
     /** Who we are and the publication as it is ({@code exists} false: the rest is unset). */
     record Pub(String user, boolean canCreate, boolean exists, boolean allTables, boolean publishesDml, boolean viaRoot,
-               String owner, boolean owned, List<Rel> rels) {}
+               String owner, boolean owned, List<Rel> rels, List<String> schemas, java.util.Set<Long> inSchemas) {}
 
     public void validate() {
         if (lockTimeout == null || !lockTimeout.strip().matches("\\d+(ms|s|min)?"))
@@ -139,19 +139,22 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         } else {
             Map<Long, Rel> extra = new LinkedHashMap<>();
             pub.rels().forEach(r -> extra.put(r.oid(), r));
-            List<Rel> absent = asked.values().stream().filter(r -> extra.remove(r.oid()) == null).toList();
+            List<Rel> absent = asked.values().stream().filter(r -> extra.remove(r.oid()) == null && !pub.inSchemas().contains(r.oid())).toList();
+            String schemas = pub.schemas().isEmpty() ? "" : (extra.isEmpty() ? "" : " and ") + "TABLES IN SCHEMA "
+                    + pub.schemas().stream().map(Runbook::ident).collect(Collectors.joining(", ")) + " (every table there, now and later)";
             if (add) {
                 if (!absent.isEmpty()) pubSql.addAll(listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", absent, ""));
                 published.addAll(absent);
                 viaRoot |= extra.values().stream().anyMatch(r -> r.kind().equals("p"));
                 f.add(Runbook.Finding.ok("publication", p + " exists" + (absent.isEmpty() ? " with every asked table"
-                        : "; adding " + list(absent)) + (extra.isEmpty() ? "" : "; keeping " + extra.size() + " other table(s)")));
-            } else if (!absent.isEmpty() || !extra.isEmpty()) {
+                        : "; adding " + list(absent)) + (extra.isEmpty() && schemas.isEmpty() ? "" : "; keeping "
+                        + (extra.isEmpty() ? "" : extra.size() + " other table(s)") + schemas)));
+            } else if (!absent.isEmpty() || !extra.isEmpty() || pub.inSchemas().stream().anyMatch(o -> !asked.containsKey(o))) {
                 pubSql.addAll(listing(p, "ALTER PUBLICATION " + p + " SET TABLE ", asked.values(), ""));
                 published.addAll(asked.values());
-                if (extra.isEmpty()) f.add(Runbook.Finding.ok("publication", p + " exists; adding " + list(absent)));
-                else f.add(Runbook.Finding.warn("publication", p + " exists; SET TABLE removes " + list(extra.values())
-                        + " from it (Airbyte stops receiving their changes)", "to keep them, run with --add instead"));
+                if (extra.isEmpty() && schemas.isEmpty()) f.add(Runbook.Finding.ok("publication", p + " exists; adding " + list(absent)));
+                else f.add(Runbook.Finding.warn("publication", p + " exists; SET TABLE removes " + (extra.isEmpty() ? "" : list(extra.values()))
+                        + schemas + " from it (Airbyte stops receiving their changes)", "to keep them, run with --add instead"));
             } else {
                 f.add(Runbook.Finding.ok("publication", p + " exists with exactly the asked tables"));
             }
@@ -311,12 +314,20 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
             SELECT current_user, has_database_privilege(current_database(), 'CREATE'), p.oid IS NOT NULL, p.puballtables,
                    p.pubinsert AND p.pubupdate AND p.pubdelete, p.pubviaroot, pg_get_userbyid(p.pubowner),
                    pg_has_role(current_user, p.pubowner, 'USAGE'),
-                   (SELECT array_agg(r.prrelid::int8) FROM pg_publication_rel r WHERE r.prpubid = p.oid)
+                   (SELECT array_agg(r.prrelid::int8) FROM pg_publication_rel r WHERE r.prpubid = p.oid), %s
               FROM (SELECT 1) one LEFT JOIN pg_publication p ON p.pubname = ?""";
+
+    /** PostgreSQL 15+: the schemas published FOR TABLES IN SCHEMA, and the tables that puts in the publication. */
+    static final String IN_SCHEMAS = """
+            (SELECT array_agg(n.nspname::text ORDER BY n.nspname) FROM pg_publication_namespace s
+               JOIN pg_namespace n ON n.oid = s.pnnspid WHERE s.pnpubid = p.oid),
+            (SELECT array_agg(c.oid::int8) FROM pg_publication_namespace s JOIN pg_class c ON c.relnamespace = s.pnnspid
+              AND c.relkind IN ('r', 'p') AND NOT c.relispartition WHERE s.pnpubid = p.oid)""";
 
     /** The publication; of its tables, only those not among {@code known} (the asked ones) are read again. */
     Pub publication(Connection c, String name, Map<Long, Rel> known) throws SQLException {
-        try (PreparedStatement st = c.prepareStatement(PUBLICATION)) {
+        boolean schemas = c.getMetaData().getDatabaseMajorVersion() >= 15;
+        try (PreparedStatement st = c.prepareStatement(PUBLICATION.formatted(schemas ? IN_SCHEMAS : "NULL::text[], NULL::int8[]"))) {
             st.setString(1, name);
             try (var rs = st.executeQuery()) {
                 rs.next();
@@ -326,7 +337,9 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                 for (Rel r : details(c, rels.stream().filter(o -> !known.containsKey(o)).toList()))
                     if (r.level() == 0) found.put(r.oid(), r);
                 return new Pub(rs.getString(1), rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4), rs.getBoolean(5), rs.getBoolean(6), rs.getString(7), rs.getBoolean(8),
-                        rels.stream().map(found::get).filter(java.util.Objects::nonNull).toList());
+                        rels.stream().map(found::get).filter(java.util.Objects::nonNull).toList(),
+                        rs.getArray(10) == null ? List.of() : List.of((String[]) rs.getArray(10).getArray()),
+                        rs.getArray(11) == null ? java.util.Set.of() : java.util.Set.of((Long[]) rs.getArray(11).getArray()));
             }
         }
     }

@@ -138,6 +138,33 @@ class CreatePublicationTest {
         assertEquals(List.of("public.a", "public.b"), published("airbyte_publication"));
     }
 
+    /** PostgreSQL 15+: a publication made FOR TABLES IN SCHEMA (by a superuser, who alone may) elsewhere. */
+    @Test void schemasPublishedAsAWholeCountAndAreOnlyRemovedWithAWarning() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Pg.major() >= 15, "FOR TABLES IN SCHEMA is PostgreSQL 15+");
+        asOwner("CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)", "CREATE SCHEMA sales",
+                "CREATE TABLE sales.s1 (id int PRIMARY KEY)", "CREATE TABLE sales.s2 (id int PRIMARY KEY)");
+        Pg.sql(db, "CREATE PUBLICATION airbyte_publication FOR TABLES IN SCHEMA sales, TABLE public.a");
+        String superuser = "postgresql://postgres@localhost:" + Pg.port() + "/" + db + "?sslmode=disable";
+        String schemas = "SELECT count(*) FROM pg_publication_namespace";
+
+        Pg.Run added = Pg.run(new CreatePublication(), "--url", superuser, "--table", "a", "--table", "b", "--add");
+        assertEquals(0, added.exit(), added.all());
+        assertEquals(List.of("public.a", "public.b", "sales.s1", "sales.s2"), published("airbyte_publication"));
+        assertEquals("1", Pg.value(db, schemas));
+
+        String catalog = Pg.catalog(db);
+        Pg.Run same = Pg.run(new CreatePublication(), "--url", superuser, "--schema", "public", "--schema", "sales");
+        assertEquals(0, same.exit(), same.all());
+        assertEquals(catalog, Pg.catalog(db), "the schema's tables count as published: nothing to do");
+        assertEquals("1", Pg.value(db, schemas));
+
+        Pg.Run set = Pg.run(new CreatePublication(), "--url", superuser, "--table", "a");
+        assertEquals(0, set.exit(), set.all());
+        assertEquals(List.of("public.a"), published("airbyte_publication"));
+        assertEquals("0", Pg.value(db, schemas));
+        assertTrue(set.out().contains("removes \"public\".\"b\" and TABLES IN SCHEMA \"sales\""), set.out());
+    }
+
     @Test void partitionedTableIsPublishedThroughItsRootAndItsLeavesGetTheIdentity() throws Exception {
         asOwner("CREATE TABLE events (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)",
                 "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
