@@ -31,6 +31,11 @@ class CheckWal implements Callable<Integer>, Runbook.Step {
     boolean onNeon;
 
     public String name() { return "check-wal"; }
+
+    @Override public void validate() {
+        if (!enabling.enable && (enabling.yes || enabling.timeout != null || neon.projectId != null))
+            throw Runbook.badInput("--yes, --timeout and --project-id only go with --enable: add --enable, or leave them out");
+    }
     public boolean readOnly() { return true; }
 
     static final String QUERY = """

@@ -82,7 +82,7 @@ final class Target {
             throw Runbook.badInput("--url must start with postgresql://, postgres:// or jdbc:postgresql:// (got '" + scheme(url) + "')");
         if (unencodedPassword(rest))
             throw Runbook.badInput("--url: the password holds / ? or # as they are: percent-encode them in a URL (%2F %3F %23; "
-                    + "also @ %40, : %3A, % %25), or leave it out of the URL and use $PGPASSWORD or --password");
+                    + "also @ %40, : %3A, % %25; and an @ in the database name), or leave it out of the URL and use $PGPASSWORD or --password");
         URI u;
         try {
             u = new URI(rest.replaceFirst("^postgres(ql)?://", "postgresql://"));
@@ -133,15 +133,17 @@ final class Target {
 
     /**
      * {@code user:pa/ss@host}: a / ? or # in the password cuts the URL's authority short, and what follows would be
-     * read as port, database or query, and could be echoed in an error. (A digits-only "password" before the / is
-     * a port, as in {@code host:5432/db?user=me@corp}.)
+     * read as port, database or query, and could be echoed in an error. Digits before the / may be a port, as in
+     * {@code host:5432/db?user=me@corp}, but only when the @ is in the query: {@code user:7731/9Zq@host/db} is a
+     * password (a database name holding an @ must then be written %40).
      */
     static boolean unencodedPassword(String url) {
         int start = url.indexOf("://") + 3, at = url.indexOf('@', start);
         if (at < 0 || url.startsWith("[", start)) return false;
         String before = url.substring(start, at);
         int colon = before.indexOf(':'), cut = indexOfAny(before, colon + 1, "/?#");
-        return colon >= 0 && cut >= 0 && !before.substring(colon + 1, cut).matches("\\d+");
+        if (colon < 0 || cut < 0) return false;
+        return !before.substring(colon + 1, cut).matches("\\d+") || indexOfAny(before, cut, "?#") < 0;
     }
 
     private static int indexOfAny(String s, int from, String chars) {

@@ -21,9 +21,9 @@ final class EnableLogical {
             + "undone and restarts the project's active computes: asks on a terminal, else needs --yes.")
     boolean enable;
     @Option(names = "--yes", description = "With --enable: go ahead without asking.") boolean yes;
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "300", description = "With --enable: how long to "
-            + "wait for wal_level = logical (default: ${DEFAULT-VALUE}).")
-    int timeout;
+    @Option(names = "--timeout", paramLabel = "SECONDS", description = "With --enable: how long to "
+            + "wait for wal_level = logical (default: 300).")
+    Integer timeout;
 
     /** Asks a person yes or no; null when there is no terminal to ask on. Tests put their own. */
     Function<String, Boolean> ask = Runbook::confirm;
@@ -79,10 +79,12 @@ final class EnableLogical {
         return waitForLogical(wal, first, done);
     }
 
+    int timeoutSeconds() { return timeout == null ? 300 : timeout; }
+
     /** Polls new connections until wal_level is logical or the timeout passes; progress on stderr. */
     private int waitForLogical(CheckWal wal, Runbook.Outcome first, List<Runbook.Finding> done) {
-        Runbook.progress("waiting up to " + timeout + " s for a new connection to show wal_level = logical (the computes restart) ...");
-        long start = System.nanoTime(), deadline = start + timeout * 1_000_000_000L, pause = pollMillis;
+        Runbook.progress("waiting up to " + timeoutSeconds() + " s for a new connection to show wal_level = logical (the computes restart) ...");
+        long start = System.nanoTime(), deadline = start + timeoutSeconds() * 1_000_000_000L, pause = pollMillis;
         while (true) {
             String seen;
             try (Connection c = wal.db.target().connect(wal.db.connectTimeout, 0)) {
@@ -94,7 +96,7 @@ final class EnableLogical {
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
-                done.add(Runbook.Finding.fail("wait", "after " + timeout + " s a new connection still finds: " + seen,
+                done.add(Runbook.Finding.fail("wait", "after " + timeoutSeconds() + " s a new connection still finds: " + seen,
                         "the computes may still be restarting: run jbang check-wal again in a minute; if it stays so, "
                         + "restart the compute (Neon console > your branch > Computes > Restart)"));
                 return print(wal.out, first, done, Runbook.NOT_READY, null);

@@ -272,6 +272,8 @@ class BadInputTest {
         cases.add(row("slot-status", 2, List.of("--warn-at", "'lots'", "1GB"), "--url", url, "--warn-at", "lots"));
         cases.add(row("slot-status", 2, List.of("--watch"), "--url", url, "--watch", "-1"));
         cases.add(row("teardown", 2, List.of("--revoke needs --role"), "--url", url, "--revoke"));
+        cases.add(row("check-wal", 2, List.of("--yes", "--enable"), "--url", url, "--yes"));
+        cases.add(row("check-wal", 2, List.of("--timeout", "--enable"), "--url", url, "--timeout", "60"));
         cases.add(row("teardown", 2, List.of("--role", "--revoke"), "--url", url, "--role", Pg.OWNER));
         cases.add(row("airbyte-source", 2, List.of("--sslmode prefer", "require"), "--url", url, "--sslmode", "prefer"));
         cases.add(row("airbyte-source", 2, List.of("--ca-cert", "badinput-none.pem", "no such file"), "--url", url, "--sslmode", "verify-full", "--ca-cert", "badinput-none.pem"));

@@ -198,6 +198,23 @@ class SecretsTest {
         assertEquals(List.of(), leaks("Target.toString", shown));
     }
 
+    /**
+     * A password of digits, then an unencoded /: {@code user:7731/9Zq@host/db} parses as host "user", port 7731 and
+     * database "9Zq@host/db", so an error would show pieces of the password. It is refused before connecting.
+     */
+    @Test void aDigitsPasswordBeforeAnUnencodedSlashIsRefusedWithoutShowingIt() {
+        String url = "postgresql://" + ROLE + ":7731/9Zq@localhost:" + Pg.port() + "/" + db + "?sslmode=disable";
+        for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Doctor(), new Setup())) {
+            Pg.Run r = Pg.run(script, "--url", url, "--wait", "0");
+            assertEquals(2, r.exit(), r.all());
+            assertFalse(r.all().contains("7731") || r.all().contains("9Zq"), r.all());
+        }
+        Db d = new Db();
+        d.url = "postgresql://localhost:5432/db?user=me@corp"; // an @ in the query is no password
+        d.env = Map.of();
+        assertEquals(5432, d.target().port);
+    }
+
     static List<String> with(List<String> list, String... more) {
         List<String> all = new ArrayList<>(list);
         all.addAll(List.of(more));
