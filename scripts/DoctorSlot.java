@@ -28,7 +28,8 @@ final class DoctorSlot {
                    pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn), pg_size_pretty(pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)),
                    coalesce(current_setting('neon.endpoint_id', true), '') <> '',
                    (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
-                   EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = ? AND t.tablename = ?)
+                   EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = ? AND t.tablename = ?),
+                   pg_size_bytes(current_setting('wal_segment_size'))
               FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
               LEFT JOIN pg_replication_slots s ON s.slot_name = ?
               LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid""";
@@ -67,7 +68,7 @@ final class DoctorSlot {
                 else d.add("slot", Runbook.Finding.ok("wal", "holds " + rs.getString(11) + " of WAL (wal_status " + walStatus + ")"));
                 if (lost || !usable) return; // an unusable slot is create-slot's failure
                 if (d.deep) peek(active, canPeek, resync);
-                heartbeat(rs.getLong(12), rs.getString(13), rs.getBoolean(16));
+                heartbeat(rs.getLong(12), rs.getString(13), rs.getBoolean(16), rs.getLong(17));
             }
         }
     }
@@ -113,10 +114,15 @@ final class DoctorSlot {
         c.rollback(sp);
     }
 
-    /** Behind the server's WAL with nothing of Airbyte's own in the publication: the idle-database trap. */
-    private void heartbeat(long lag, String lagPretty, boolean heartbeatPublished) {
+    /**
+     * Behind the server's WAL with nothing of Airbyte's own in the publication: the idle-database trap. Less than a
+     * WAL segment behind is what any write leaves between two syncs (setup's own included), so not worth a warning.
+     */
+    private void heartbeat(long lag, String lagPretty, boolean heartbeatPublished, long segment) {
         String t = Runbook.ident(d.heartbeatTable);
         if (heartbeatPublished) d.add("slot", Runbook.Finding.ok("heartbeat", "heartbeat table " + t + " is in the publication"));
+        else if (lag > 0 && lag < segment) d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all but "
+                + lagPretty + " of the WAL, less than one WAL segment"));
         else if (lag > 0) d.add("slot", Runbook.Finding.warn("heartbeat", "what the slot has confirmed is " + lagPretty
                 + " behind the server's WAL, and no heartbeat table " + t + " is in the publication: while the published "
                 + "tables sit idle, a later sync can fail with \"Saved offset is before replication slot's confirmed lsn\"",

@@ -213,6 +213,10 @@ class DoctorSlotTest {
         String db = DoctorTest.shop();
         DoctorTest.setup(db);
         DoctorTest.as(db, "CREATE TABLE public.unpublished (id int)", "INSERT INTO public.unpublished VALUES (1)");
+        Pg.Run quiet = doctor(db, "--table", "public.customers", "--table", "public.orders");
+        assertEquals("ok", status(quiet, "slot", "heartbeat"), "less than a WAL segment behind: " + quiet.out());
+        // Writes elsewhere, the published tables quiet: two WAL segment switches put the slot a segment behind.
+        Pg.sql(db, "SELECT pg_switch_wal()", "INSERT INTO public.unpublished VALUES (2)", "SELECT pg_switch_wal()");
         Pg.Run r = doctor(db, "--table", "public.customers", "--table", "public.orders");
         assertEquals(0, r.exit(), r.all());
         assertEquals("warn", status(r, "slot", "heartbeat"), r.out());
