@@ -200,6 +200,12 @@ final class Runbook {
                     + "(see pg_locks / pg_stat_activity) - retry when it is done; nothing was changed");
         if (state.equals("42501"))
             return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege; nothing was changed");
+        var server = e instanceof org.postgresql.util.PSQLException p ? p.getServerErrorMessage() : null;
+        if (state.equals("53200") && server != null && String.valueOf(server.getHint()).contains("max_locks_per_transaction"))
+            return new Failure(REFUSED, what + "PostgreSQL's lock table is full: one transaction locks every table it "
+                    + "changes, and the server has room for about max_locks_per_transaction x max_connections locks - "
+                    + "publish in parts first (create-publication --add with some of the --schema or --table at a time), "
+                    + "or raise max_locks_per_transaction; nothing was changed");
         if (state.startsWith("08") || state.equals("57P01"))
             return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again (safe: what was "
                     + "done is not done twice, and a transaction cut short was rolled back)");

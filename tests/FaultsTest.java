@@ -131,6 +131,46 @@ class FaultsTest {
     }
 
     /** create-publication's lock timeout ends setup with exit 4 naming the table, and the grants made before are undone too. */
+    /**
+     * One transaction locks every table it publishes, and PostgreSQL's lock table has room for about
+     * max_locks_per_transaction x max_connections locks: a server with a small one plays a database with more tables
+     * than that. The step fails in one line that says so and how to do it in parts, changes nothing, and the parts work.
+     */
+    @Test void moreTablesThanTheLockTableHoldsFailsInOneLineAndPartsWork() throws Exception {
+        Path data = Files.createTempDirectory("faults-locks").resolve("data");
+        try (EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(data).setServerConfig("wal_level", "logical")
+                .setServerConfig("max_locks_per_transaction", "10").setServerConfig("max_connections", "10").start();
+             Connection c = DriverManager.getConnection("jdbc:postgresql://localhost:" + pg.getPort() + "/postgres", "postgres", "");
+             Statement st = c.createStatement()) {
+            int tables = 3000;
+            for (int i = 0; i < tables; i += 50)
+                st.execute("DO $$ BEGIN FOR i IN " + i + ".." + (i + 49) + " LOOP EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY)', i); END LOOP; END $$");
+            String url = "postgresql://postgres@localhost:" + pg.getPort() + "/postgres?sslmode=disable";
+
+            Pg.Run all = Pg.run(new CreatePublication(), "--url", url);
+            assertEquals(4, all.exit(), all.all());
+            assertEquals(1, all.err().lines().count(), all.err());
+            assertTrue(all.err().contains("lock table is full") && all.err().contains("--add") && all.err().contains("nothing was changed"), all.err());
+            try (var rs = st.executeQuery("SELECT count(*) FROM pg_publication")) {
+                rs.next();
+                assertEquals(0, rs.getInt(1));
+            }
+
+            for (int i = 0; i < tables; i += 200) {
+                java.util.List<String> args = new java.util.ArrayList<>(List.of("--url", url, "--add"));
+                for (int t = i; t < i + 200; t++) args.addAll(List.of("--table", "public.t" + t));
+                Pg.Run part = Pg.run(new CreatePublication(), args.toArray(String[]::new));
+                assertEquals(0, part.exit(), part.all());
+            }
+            try (var rs = st.executeQuery("SELECT count(*) FROM pg_publication_tables")) {
+                rs.next();
+                assertEquals(tables, rs.getInt(1));
+            }
+            Pg.Run again = Pg.run(new CreatePublication(), "--url", url);
+            assertEquals(0, again.exit(), "every table is in it now: " + again.all());
+        }
+    }
+
     @Test void aLockTimeoutInSetupNamesTheTableAndChangesNothing() throws Exception {
         String db = setupDatabase("faults_lock");
         try {
