@@ -171,8 +171,8 @@ final class DoctorChecks {
         List<CreatePublication.Rel> out = CreatePublication.details(c, leftOut).stream().filter(r -> r.level() == 0).toList();
         d.add("publication", Runbook.Finding.warn("left out", out.size() + " table(s) of the schemas are not in " + p
                 + ": Airbyte syncs them as full refresh only: " + CreatePublication.list(out),
-                CreatePublication.listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", out, "").stream()
-                        .map(sql -> sql.text() + ";\n").reduce("", String::concat) + "-- or: "
+                new Runbook.Plan(CreatePublication.listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", out, ""), false).script()
+                        + "-- or: "
                 + d.publicationCommand() + out.stream().map(r -> " --table " + Doctor.shell(tableArg(r))).reduce("", String::concat)));
     }
 

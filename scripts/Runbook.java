@@ -157,7 +157,7 @@ final class Runbook {
 
     /** The statement a DO block failed on, from the error's context: "... inline_code_block line N at EXECUTE". */
     static Sql culpritInBlock(SQLException e, Plan plan) {
-        var server = e instanceof org.postgresql.util.PSQLException p ? p.getServerErrorMessage() : null;
+        var server = serverError(e);
         var m = java.util.regex.Pattern.compile("line (\\d+) at EXECUTE")
                 .matcher(server == null || server.getWhere() == null ? "" : server.getWhere());
         if (!m.find()) return null;
@@ -167,6 +167,11 @@ final class Runbook {
             if (line < start) return s;
         }
         return null;
+    }
+
+    /** The server's error fields (context, hint), when the server sent them. */
+    static org.postgresql.util.ServerErrorMessage serverError(SQLException e) {
+        return e instanceof org.postgresql.util.PSQLException p ? p.getServerErrorMessage() : null;
     }
 
     /** Rolls a failed plan's transaction back; on a lost connection the server has done it already. */
@@ -200,7 +205,7 @@ final class Runbook {
                     + "(see pg_locks / pg_stat_activity) - retry when it is done; nothing was changed");
         if (state.equals("42501"))
             return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege; nothing was changed");
-        var server = e instanceof org.postgresql.util.PSQLException p ? p.getServerErrorMessage() : null;
+        var server = serverError(e);
         if (state.equals("53200") && server != null && String.valueOf(server.getHint()).contains("max_locks_per_transaction"))
             return new Failure(REFUSED, what + "PostgreSQL's lock table is full: one transaction locks every table it "
                     + "changes, and the server has room for about max_locks_per_transaction x max_connections locks - "
