@@ -65,6 +65,7 @@ final class Target {
         if (t.user == null) t.user = o.env.getOrDefault("PGUSER", System.getProperty("user.name"));
         if (t.database == null) t.database = o.env.getOrDefault("PGDATABASE", t.user);
         if (t.password == null) t.password = o.env.get("PGPASSWORD");
+        Runbook.secret(t.password);
         if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", t.isLocal() ? "disable" : "require");
         if (!SSL_MODES.contains(t.sslmode))
             throw Runbook.badInput("--sslmode '" + t.sslmode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
@@ -96,6 +97,7 @@ final class Target {
             String info = authority.substring(0, at);
             int colon = info.indexOf(':');
             user = decode(colon < 0 ? info : info.substring(0, colon));
+            if (colon >= 0) Runbook.secret(info.substring(colon + 1)); // as written, before decoding can fail on it
             if (colon >= 0) password = decode(info.substring(colon + 1));
         }
         String hostPort = at >= 0 ? authority.substring(at + 1) : authority;

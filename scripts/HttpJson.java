@@ -12,7 +12,6 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -20,7 +19,7 @@ import java.util.Set;
  * JSON over HTTP for the Neon and Airbyte includes (java.net.http, no SDK): a bearer token, a timeout per request,
  * bounded retries with backoff for the statuses an API calls safe to retry, and one-line errors with exit codes.
  * Secrets stay out of every message: request headers are never put in one, and whatever the server says back is
- * redacted of the token and of every value registered with {@link #secret}.
+ * redacted of the token and of every value registered with {@link Runbook#secret}.
  */
 final class HttpJson {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -32,7 +31,6 @@ final class HttpJson {
     private final Set<Integer> retryable;
     private final Duration timeout;
     private final HttpClient client;
-    private final List<String> secrets = new ArrayList<>();
     private String bearer;
     int attempts = 6;
     long backoffMillis = 1000;
@@ -63,12 +61,7 @@ final class HttpJson {
             throw Runbook.badInput("the " + service + " key or token holds a space or a character an HTTP header cannot "
                     + "carry: copy it again");
         bearer = token;
-        secret(token);
-    }
-
-    /** A value that must never appear in a message, even when the server echoes it. */
-    void secret(String value) {
-        if (value != null && value.length() >= 3) secrets.add(value);
+        Runbook.secret(token);
     }
 
     /** A path segment or query value, percent-encoded. */
@@ -161,9 +154,9 @@ final class HttpJson {
         return text.length() > 200 ? text.substring(0, 200) + "..." : text;
     }
 
-    String redact(String s) {
-        for (String secret : secrets) s = s.replace(secret, "****");
-        return s.replaceAll("(?i)(bearer\\s+)\\S+", "$1****");
+    /** What a server said, without any secret (even one it echoes) or bearer token. */
+    static String redact(String s) {
+        return Runbook.redact(s).replaceAll("(?i)(bearer\\s+)\\S+", "$1****");
     }
 
     private static byte[] bytes(Object body) {

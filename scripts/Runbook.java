@@ -217,6 +217,25 @@ final class Runbook {
         return new Failure(REFUSED, what + msg + " (nothing was changed)");
     }
 
+    // ---- secrets ----------------------------------------------------------------------------------------
+
+    /** Passwords, API keys and tokens read so far; only an error nobody foresaw is printed through {@link #redact}. */
+    private static final java.util.Set<String> SECRETS = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** A value never to be printed, as given and percent-encoded (as it sits in a URL). */
+    static void secret(String value) {
+        if (value == null || value.length() < 3) return;
+        SECRETS.add(value);
+        SECRETS.add(java.net.URLEncoder.encode(value, StandardCharsets.UTF_8));
+    }
+
+    /** {@code s} with every registered secret shown as ****, the longest first (one may hold another). */
+    static String redact(String s) {
+        if (s == null) return null;
+        for (String secret : SECRETS.stream().sorted((a, b) -> b.length() - a.length()).toList()) s = s.replace(secret, "****");
+        return s;
+    }
+
     static String firstLine(String s) {
         if (s == null) return "";
         s = s.replaceFirst("^ERROR: ", "");
@@ -390,8 +409,7 @@ final class Runbook {
         cmd.setExecutionExceptionHandler((ex, c, parsed) -> {
             Failure f = ex instanceof Failure x ? x : ex instanceof SQLException s ? refused(s, null) : null;
             if (f == null) {
-                c.getErr().println(c.getCommandName() + ": unexpected error: " + ex.getClass().getSimpleName() + ": " + firstLine(ex.getMessage()));
-                if (System.getenv("RUNBOOK_DEBUG") != null) ex.printStackTrace(c.getErr());
+                unexpected(c.getCommandName(), ex, c.getErr(), System.getenv("RUNBOOK_DEBUG") != null);
                 return REFUSED;
             }
             c.getErr().println(c.getCommandName() + ": " + f.getMessage());
@@ -402,6 +420,20 @@ final class Runbook {
         if (footer.stream().noneMatch(l -> l.contains("Exit codes:"))) footer.add(String.format(EXIT_CODES)); // unless its own
         usage.footer(footer.toArray(String[]::new));
         return cmd;
+    }
+
+    /**
+     * A bug or an error nobody foresaw: one line, and with RUNBOOK_DEBUG the stack trace. Both pass through
+     * {@link #redact}, as whatever threw may have put a password or a key in its message.
+     */
+    static void unexpected(String command, Throwable ex, java.io.PrintWriter err, boolean stackTrace) {
+        err.println(redact(command + ": unexpected error: " + ex.getClass().getSimpleName() + ": " + firstLine(ex.getMessage())));
+        if (stackTrace) {
+            java.io.StringWriter trace = new java.io.StringWriter();
+            ex.printStackTrace(new java.io.PrintWriter(trace));
+            err.print(redact(trace.toString()));
+        }
+        err.flush();
     }
 
     /** Setups and teardowns on one database run one after the other (a session-level advisory lock). */

@@ -215,6 +215,39 @@ class SecretsTest {
         assertEquals(5432, d.target().port);
     }
 
+    /**
+     * An error nobody foresaw (a bug) is printed as one line, and with RUNBOOK_DEBUG as a stack trace: neither may show
+     * a password read so far, from the URL or $PGPASSWORD, as given or percent-encoded. Fresh passwords, so that
+     * other tests cannot have registered them.
+     */
+    @Test void anUnforeseenErrorIsPrintedWithoutThePasswordsReadSoFar() {
+        String inUrl = "Url-" + java.util.UUID.randomUUID() + "/?", inEnv = "Env-" + java.util.UUID.randomUUID();
+        assertEquals(3, Pg.run(new CheckWal(), "--url", url(inUrl), "--wait", "0").exit()); // wrong password: refused
+        assertEquals(3, Pg.run(new CheckWal(), Map.of("PGPASSWORD", inEnv), "--url", url(null), "--wait", "0").exit());
+        List<String> secrets = List.of(inUrl, URLEncoder.encode(inUrl, StandardCharsets.UTF_8), inEnv);
+        Exception bug = new IllegalStateException("cannot use " + url(inUrl) + " with " + inEnv,
+                new RuntimeException("password " + inUrl));
+
+        java.io.StringWriter trace = new java.io.StringWriter();
+        Runbook.unexpected("check-wal", bug, new java.io.PrintWriter(trace), true);
+        var line = new java.io.StringWriter();
+        var cmd = Runbook.cli(new Buggy(bug));
+        cmd.setErr(new java.io.PrintWriter(line));
+        assertEquals(Runbook.REFUSED, cmd.execute());
+
+        for (String printed : List.of(trace.toString(), line.toString())) {
+            assertTrue(printed.contains("unexpected error: IllegalStateException: cannot use postgresql://" + ROLE + ":****@"), printed);
+            for (String secret : secrets) assertFalse(printed.contains(secret), printed.replace(secret, "<SECRET>"));
+        }
+        assertTrue(trace.toString().contains("Caused by: java.lang.RuntimeException: password ****"), trace.toString());
+        assertTrue(trace.toString().contains("at SecretsTest.anUnforeseenErrorIsPrintedWithoutThePasswordsReadSoFar"), trace.toString());
+    }
+
+    @picocli.CommandLine.Command(name = "buggy")
+    record Buggy(Exception bug) implements Callable<Integer> {
+        public Integer call() throws Exception { throw bug; }
+    }
+
     static List<String> with(List<String> list, String... more) {
         List<String> all = new ArrayList<>(list);
         all.addAll(List.of(more));
