@@ -43,14 +43,15 @@ final class DoctorChecks {
             d.add("connection", Runbook.Finding.ok("connected", "as " + Runbook.ident(rs.getString(1)) + " to database "
                     + Runbook.ident(rs.getString(2)) + " on " + t.host + ":" + t.port));
             // With sslmode require or verify-* pgjdbc connects over TLS or not at all, even where TLS ends at a proxy
-            // (Neon's) and the server's pg_stat_ssl sees the proxy's plain connection.
+            // and the server's pg_stat_ssl sees the proxy's plain connection. Neon's proxy refuses connections without TLS.
             boolean verified = t.sslmode.startsWith("verify-"), required = verified || t.sslmode.equals("require");
             boolean seen = rs.getBoolean(3);
-            if (seen || required) d.add("connection", Runbook.Finding.ok("tls", "encrypted (" + (seen ? rs.getString(4)
-                    : "TLS ends at a proxy in front of the server") + "), "
+            if (seen || required || neon) d.add("connection", Runbook.Finding.ok("tls", "encrypted (" + (seen ? rs.getString(4)
+                    : neon ? "TLS ends at Neon's proxy, which refuses connections without it" : "TLS ends at a proxy in front of the server") + "), "
                     + (verified ? "server certificate verified (sslmode " + t.sslmode + ")"
                     : "not verified (sslmode " + t.sslmode + ": the server's certificate is not checked)")));
-            else d.add("connection", Runbook.Finding.warn("tls", "not encrypted (sslmode " + t.sslmode + ")",
+            else d.add("connection", Runbook.Finding.warn("tls", t.sslmode.equals("disable") ? "not encrypted (sslmode disable)"
+                    : "not known to be encrypted: the server sees no TLS, and sslmode " + t.sslmode + " goes on without it",
                     "connect with sslmode=require (or verify-full and the server's CA certificate), here and in Airbyte's "
                     + "SSL Mode: Airbyte Cloud refuses an unencrypted connection without an SSH tunnel"));
         }

@@ -68,6 +68,116 @@ class TlsTest {
         assertTrue(DoctorTest.fix(plain, "connection", "tls").contains("sslmode=require"));
     }
 
+    /**
+     * TLS that ends at a proxy, as Neon's does: the server's pg_stat_ssl sees a plain connection. With sslmode require
+     * or verify-* the connection is encrypted or not made at all, so doctor says encrypted; with prefer it cannot
+     * know (a warning), unless the server is Neon's, which refuses connections without TLS.
+     */
+    @Test void tlsEndingAtAProxyIsEncryptedWhenAskedForOrOnNeon() throws Exception {
+        String neonDb = Pg.freshDatabase("tls_neon");
+        Pg.sql("postgres", "ALTER DATABASE " + neonDb + " SET neon.endpoint_id = 'ep-proxied-tls-123456'");
+        try (TlsProxy proxy = new TlsProxy(dir.resolve("certs/tls.p12"), Pg.port())) {
+            String at = "postgresql://postgres@localhost:" + proxy.port() + "/";
+            Pg.Run verified = DoctorTest.doctorAt(at + "postgres?sslmode=verify-full&sslrootcert=" + ca);
+            assertEquals("ok", DoctorTest.status(verified, "connection", "tls"), verified.out());
+            assertEquals("encrypted (TLS ends at a proxy in front of the server), server certificate verified (sslmode verify-full)",
+                    message(verified));
+
+            Pg.Run preferred = DoctorTest.doctorAt(at + "postgres?sslmode=prefer");
+            assertEquals("warn", DoctorTest.status(preferred, "connection", "tls"), preferred.out());
+            assertEquals("not known to be encrypted: the server sees no TLS, and sslmode prefer goes on without it", message(preferred));
+            assertTrue(DoctorTest.fix(preferred, "connection", "tls").contains("sslmode=require"), preferred.out());
+
+            Pg.Run neon = DoctorTest.doctorAt(at + neonDb + "?sslmode=prefer");
+            assertEquals("ok", DoctorTest.status(neon, "connection", "tls"), neon.out());
+            assertTrue(message(neon).startsWith("encrypted (TLS ends at Neon's proxy, which refuses connections without it), not verified"),
+                    neon.out());
+            assertTrue(proxy.handshakes() >= 3, "every connection went through the proxy's TLS: " + proxy.handshakes());
+        }
+    }
+
+    /**
+     * A TLS-terminating proxy for PostgreSQL's protocol on 127.0.0.1: answers the client's SSLRequest with S, does the
+     * TLS handshake with the certificate for localhost, then passes the plain bytes to {@code targetPort}. A client
+     * that does not ask for TLS is refused (GSS encryption is declined first), as Neon's proxy does.
+     */
+    static final class TlsProxy implements AutoCloseable {
+        private static final int SSL_REQUEST = 80877103, GSSENC_REQUEST = 80877104;
+        private final java.net.ServerSocket listener;
+        private final javax.net.ssl.SSLSocketFactory tls;
+        private final java.util.concurrent.atomic.AtomicInteger handshakes = new java.util.concurrent.atomic.AtomicInteger();
+
+        TlsProxy(Path store, int targetPort) throws Exception {
+            KeyStore all = KeyStore.getInstance(store.toFile(), "changeit".toCharArray());
+            KeyStore server = KeyStore.getInstance("PKCS12"); // only the server's key: not the CA's, which is in the same store
+            server.load(null, null);
+            server.setKeyEntry("server", all.getKey("server", "changeit".toCharArray()), "changeit".toCharArray(),
+                    all.getCertificateChain("server"));
+            var keys = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            keys.init(server, "changeit".toCharArray());
+            var context = javax.net.ssl.SSLContext.getInstance("TLS");
+            context.init(keys.getKeyManagers(), null, null);
+            tls = context.getSocketFactory();
+            listener = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+            daemon(() -> {
+                while (!listener.isClosed()) {
+                    try {
+                        java.net.Socket client = listener.accept();
+                        daemon(() -> serve(client, targetPort));
+                    } catch (java.io.IOException closed) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        int port() { return listener.getLocalPort(); }
+
+        int handshakes() { return handshakes.get(); }
+
+        private void serve(java.net.Socket client, int targetPort) {
+            try (client) {
+                var in = new java.io.DataInputStream(client.getInputStream());
+                int length = in.readInt(), code = in.readInt();
+                if (length == 8 && code == GSSENC_REQUEST) {
+                    client.getOutputStream().write('N');
+                    length = in.readInt();
+                    code = in.readInt();
+                }
+                if (length != 8 || code != SSL_REQUEST) return; // no TLS, no connection
+                client.getOutputStream().write('S');
+                client.getOutputStream().flush();
+                try (var secure = (javax.net.ssl.SSLSocket) tls.createSocket(client, in, true);
+                     var target = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), targetPort)) {
+                    secure.setUseClientMode(false);
+                    secure.startHandshake();
+                    handshakes.incrementAndGet();
+                    Thread back = daemon(() -> pipe(target, secure));
+                    pipe(secure, target);
+                    back.join();
+                }
+            } catch (Exception ignored) { // a client gone, or the test over
+            }
+        }
+
+        private static void pipe(java.net.Socket from, java.net.Socket to) {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+            } catch (java.io.IOException ignored) { // closed
+            }
+            try { to.close(); } catch (java.io.IOException ignored) { }
+        }
+
+        private static Thread daemon(Runnable body) {
+            Thread t = new Thread(body, "tls-proxy");
+            t.setDaemon(true);
+            t.start();
+            return t;
+        }
+
+        @Override public void close() throws java.io.IOException { listener.close(); }
+    }
+
     /** Each is one line naming what to check, exit 3, and is not retried for --wait seconds: it will not get better. */
     @Test void aWrongCaWrongHostNoCaOrNoTlsFailsAtOnceInOneLine() throws Exception {
         record Bad(String url, List<String> says, int exit) {
