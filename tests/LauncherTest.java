@@ -108,6 +108,28 @@ class LauncherTest {
         assertEquals(3, jbang("check-wal", "--url", url, "--wait", "0").exit(), "without the file there is no password");
     }
 
+    /**
+     * A Neon pooler host, which no DNS here knows: the JVMs resolve it to 127.0.0.1 through a hosts file
+     * (jdk.net.hosts.file). doctor connects through the name and warns that replication needs the direct host.
+     */
+    @Test void doctorOnANeonPoolerHostNamesTheDirectHost() throws Exception {
+        String pooler = "ep-pooled-test-123456-pooler.us-east-2.aws.neon.tech", direct = pooler.replace("-pooler", "");
+        java.nio.file.Path hosts = java.nio.file.Files.createTempFile("hosts", "");
+        java.nio.file.Files.writeString(hosts, "127.0.0.1 " + pooler + "\n");
+        String url = "postgresql://" + Pg.OWNER + ":" + Pg.OWNER_PASSWORD + "@" + pooler + ":" + Pg.port() + "/" + db + "?sslmode=disable";
+        Result r = jbang(java.util.Map.of("JAVA_TOOL_OPTIONS", "-Djdk.net.hosts.file=" + hosts), "doctor", "--url", url, "--json");
+        var findings = new ObjectMapper().readTree(r.out()).get("steps");
+        List<String> hostFixes = new ArrayList<>();
+        String connected = null;
+        for (var step : findings)
+            for (var f : step.get("findings")) {
+                if (f.get("check").asText().equals("host")) hostFixes.add(f.get("status").asText() + ": " + f.get("fix").asText());
+                if (f.get("check").asText().equals("connected")) connected = f.get("message").asText();
+            }
+        assertEquals(List.of("warn: use " + direct + " in --url and in Airbyte"), hostFixes, r.out() + r.err());
+        assertTrue(connected != null && connected.endsWith(" on " + pooler + ":" + Pg.port()), r.out());
+    }
+
     @Test void theDemoShowsChangesArrivingThroughTheSlot() throws Exception {
         Result demo = jbang("demo");
         assertEquals(0, demo.exit(), demo.out() + demo.err());
