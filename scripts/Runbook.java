@@ -104,6 +104,7 @@ final class Runbook {
 
     /** Inspects, then applies the plan unless {@code dryRun}. Every step and setup go through here. */
     static Outcome runOn(Connection c, Step step, boolean dryRun) throws SQLException {
+        phase(step.name() + ": reading the catalog");
         Assessment a = step.assess(c);
         List<Finding> findings = new ArrayList<>(a.findings());
         if (a.failed()) return new Outcome(step.name(), NOT_READY, findings, Plan.none(), false);
@@ -112,8 +113,11 @@ final class Runbook {
             return new Outcome(step.name(), OK, findings, a.plan(), false);
         }
         if (dryRun) return new Outcome(step.name(), OK, findings, a.plan(), false);
+        phase(String.format("%s: applying %,d statement(s)%s", step.name(), a.plan().statements().size(),
+                a.plan().transactional() ? " in one transaction" : ""));
         apply(c, a.plan());
         findings.add(Finding.ok("result", "applied " + a.plan().statements().size() + " statement(s)"));
+        phase(step.name() + ": taking a second look");
         List<Finding> verified = step.verify(c);
         findings.addAll(verified);
         int code = verified.stream().anyMatch(f -> f.status() == Status.FAIL) ? NOT_READY : OK;
@@ -402,6 +406,13 @@ final class Runbook {
     static CommandLine cli(Callable<Integer> command) {
         CommandLine cmd = new CommandLine(command);
         cmd.setExitCodeExceptionMapper(t -> t instanceof Failure f ? f.exitCode : REFUSED);
+        cmd.setExecutionStrategy(parsed -> {
+            try {
+                return new CommandLine.RunLast().execute(parsed);
+            } finally {
+                phase(null);
+            }
+        });
         cmd.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println(ex.getCommandLine().getCommandName() + ": " + ex.getMessage() + " (see --help)");
             return BAD_INPUT;
@@ -444,6 +455,39 @@ final class Runbook {
     }
 
     static void progress(String line) { System.err.println(line); }
+
+    // ---- progress: long work says what it is doing (thousands of tables, a slow link) ---------------------
+
+    /** How long a phase lasts before it is shown on stderr; then it is shown again every 10 s. */
+    static long progressAfterMillis = 3000;
+    private static volatile String phase;
+    private static volatile long phaseStarted;
+    private static Thread ticker;
+
+    /** What the command is doing now, or null when it is done. Costs nothing unless a phase lasts. */
+    static synchronized void phase(String what) {
+        phaseStarted = System.nanoTime();
+        phase = what;
+        if (what != null && ticker == null) {
+            ticker = new Thread(Runbook::tick, "progress");
+            ticker.setDaemon(true);
+            ticker.start();
+        }
+    }
+
+    private static void tick() {
+        long shownStart = 0, shownAt = 0;
+        while (true) {
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+            long started = phaseStarted, now = System.nanoTime();
+            String what = phase;
+            if (what == null || now - started < progressAfterMillis * 1_000_000L) continue;
+            if (started == shownStart && now - shownAt < 10_000_000_000L) continue;
+            progress(what + " (" + (now - started) / 1_000_000_000L + " s) ...");
+            shownStart = started;
+            shownAt = now;
+        }
+    }
 
     /** A person at a terminal. From Java 22 System.console() is not null for pipes too; isTerminal() tells them apart. */
     static boolean terminal() {

@@ -87,6 +87,40 @@ class FaultsTest {
         }
     }
 
+    /**
+     * Long work says what it is doing: a step held up (here by a lock, as thousands of tables or a slow link would)
+     * shows its phase on stderr while it waits, and then completes. With the usual threshold a quick run shows nothing.
+     */
+    @Test void aStepThatTakesAWhileShowsWhatItIsDoing() throws Exception {
+        String db = Pg.freshDatabase("faults_progress");
+        DoctorTest.as(db, "CREATE TABLE t (v text)");
+        String[] args = {"--url", Pg.url(db), "--table", "public.t", "--replica-identity", "full", "--lock-timeout", "60s"};
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stderr = System.err;
+        long threshold = Runbook.progressAfterMillis;
+        try (Connection reader = Pg.superuser(db)) {
+            reader.setAutoCommit(false);
+            reader.createStatement().execute("SELECT * FROM t"); // ALTER TABLE t waits behind this
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            Runbook.progressAfterMillis = 0;
+            CompletableFuture<Integer> run = CompletableFuture.supplyAsync(() -> Runbook.cli(new CreatePublication()).execute(args));
+            await("the waiting step to say it is applying", () -> err.toString().contains("create-publication: applying 3 statement(s) in one transaction ("));
+            assertFalse(run.isDone(), "it is still waiting for its lock");
+            reader.commit();
+            assertEquals(0, run.get());
+        } finally {
+            System.setErr(stderr);
+            Runbook.progressAfterMillis = threshold;
+        }
+        try (Connection c = Pg.superuser(db)) {
+            assertEquals(List.of("t f"), rows(c, "SELECT relname || ' ' || relreplident::text FROM pg_class WHERE relname = 't'"));
+            assertEquals(List.of("t"), rows(c, "SELECT tablename FROM pg_publication_tables"));
+        }
+        Pg.Run quick = Pg.run(new CreatePublication(), args);
+        assertEquals(0, quick.exit(), quick.all());
+        assertFalse(quick.err().contains("reading the catalog"), quick.err());
+    }
+
     // ---- setup cut short ---------------------------------------------------------------------------------
 
     static final String ROLE = "faults_airbyte";
