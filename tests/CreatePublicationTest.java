@@ -165,6 +165,20 @@ class CreatePublicationTest {
         assertTrue(set.out().contains("removes \"public\".\"b\" and TABLES IN SCHEMA \"sales\""), set.out());
     }
 
+    /** The plan lists tables in the order asked, whatever their age; a partitioned table's leaves follow it, by name. */
+    @Test void thePlanKeepsTheOrderAsked() throws Exception {
+        asOwner("CREATE TABLE older (id int PRIMARY KEY)", "CREATE TABLE newer (id int PRIMARY KEY)",
+                "CREATE TABLE parts (id int, day date) PARTITION BY RANGE (day)",
+                "CREATE TABLE parts_b PARTITION OF parts FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE TABLE parts_a PARTITION OF parts FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')");
+        Pg.Run dry = run("--table", "public.newer", "--table", "public.parts", "--table", "public.older",
+                "--replica-identity", "full", "--dry-run");
+        assertEquals(0, dry.exit(), dry.all());
+        assertTrue(dry.out().contains("ALTER TABLE \"public\".\"parts_a\" REPLICA IDENTITY FULL;\n"
+                + "ALTER TABLE \"public\".\"parts_b\" REPLICA IDENTITY FULL;\nCREATE PUBLICATION \"airbyte_publication\" "
+                + "FOR TABLE \"public\".\"newer\", \"public\".\"parts\", \"public\".\"older\""), dry.out());
+    }
+
     @Test void partitionedTableIsPublishedThroughItsRootAndItsLeavesGetTheIdentity() throws Exception {
         asOwner("CREATE TABLE events (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)",
                 "CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
