@@ -279,46 +279,35 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
     }
 
     // Level 0 is the asked table itself; for a partitioned one, its partitions follow, of which the leaves are what
-    // UPDATE and DELETE hit. The asked tables are found by oid = ANY (an index scan) and carry their columns through
-    // the tree: joining 10,000 oids to pg_class again would hash all of pg_class, twice as slow on a fresh backend.
-    // (pg_partition_tree would do, but costs a catalog lookup per table.) The order is made in Java, by position asked.
+    // UPDATE and DELETE hit. (pg_partition_tree would do, but costs a catalog lookup per table before the join.)
     // A dropped replica identity index leaves relreplident 'i', which then means nothing.
     static final String DETAILS = """
             WITH RECURSIVE tree AS (
-                   SELECT c.oid AS root, 0 AS level, c.oid, c.relnamespace, c.relname, c.relkind, c.relreplident,
-                          c.relpersistence, c.relowner
-                     FROM pg_class c WHERE c.oid = ANY (?::int8[]::oid[])
+                   SELECT r.root, r.ord, r.root AS relid, 0 AS level FROM unnest(?::int8[]::oid[]) WITH ORDINALITY AS r(root, ord)
                    UNION ALL
-                   SELECT t.root, t.level + 1, p.oid, p.relnamespace, p.relname, p.relkind, p.relreplident,
-                          p.relpersistence, p.relowner
-                     FROM tree t JOIN pg_inherits i ON i.inhparent = t.oid JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition)
-            SELECT t.root, t.oid, n.nspname, t.relname, t.relkind::text,
-                   CASE WHEN t.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index x
-                             WHERE x.indrelid = t.oid AND x.indisreplident) THEN 'n' ELSE t.relreplident::text END,
-                   EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = t.oid AND x.indisprimary),
-                   t.relpersistence = 'u', pg_get_userbyid(t.relowner), pg_has_role(current_user, t.relowner, 'USAGE'),
-                   t.level, t.relkind <> 'p'
-              FROM tree t JOIN pg_namespace n ON n.oid = t.relnamespace
-             WHERE t.level = 0 OR t.relkind <> 'p'""";
+                   SELECT t.root, t.ord, i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
+                     JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition)
+            SELECT c.oid, n.nspname, c.relname, c.relkind::text,
+                   CASE WHEN c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index x
+                             WHERE x.indrelid = c.oid AND x.indisreplident) THEN 'n' ELSE c.relreplident::text END,
+                   EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary),
+                   c.relpersistence = 'u', pg_get_userbyid(c.relowner), pg_has_role(current_user, c.relowner, 'USAGE'),
+                   t.level, c.relkind <> 'p'
+              FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE t.level = 0 OR c.relkind <> 'p'
+             ORDER BY t.ord, t.level, n.nspname, c.relname""";
 
-    /** The tables of {@code oids} (and their leaf partitions), in the order asked; partitions by level, schema, name. */
     static List<Rel> details(Connection c, List<Long> oids) throws SQLException {
-        if (oids.isEmpty()) return List.of();
-        record Row(int asked, Rel rel) {}
-        List<Row> rows = new ArrayList<>();
-        Map<Long, Integer> position = new java.util.HashMap<>();
-        for (int i = 0; i < oids.size(); i++) position.putIfAbsent(oids.get(i), i);
+        List<Rel> out = new ArrayList<>();
+        if (oids.isEmpty()) return out;
         try (PreparedStatement st = c.prepareStatement(DETAILS)) {
             st.setArray(1, c.createArrayOf("int8", oids.toArray(Long[]::new)));
             try (var rs = st.executeQuery()) {
-                while (rs.next()) rows.add(new Row(position.get(rs.getLong(1)), new Rel(rs.getLong(2), rs.getString(3),
-                        rs.getString(4), rs.getString(5), rs.getString(6), rs.getBoolean(7), rs.getBoolean(8),
-                        rs.getString(9), rs.getBoolean(10), rs.getInt(11), rs.getBoolean(12))));
+                while (rs.next()) out.add(new Rel(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+                        rs.getBoolean(6), rs.getBoolean(7), rs.getString(8), rs.getBoolean(9), rs.getInt(10), rs.getBoolean(11)));
             }
         }
-        rows.sort(java.util.Comparator.comparingInt(Row::asked).thenComparingInt(r -> r.rel().level())
-                .thenComparing(r -> r.rel().schema()).thenComparing(r -> r.rel().table()));
-        return rows.stream().map(Row::rel).toList();
+        return out;
     }
 
     static final String PUBLICATION = """
