@@ -71,8 +71,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                String owner, boolean owned, List<Rel> rels, List<String> schemas, java.util.Set<Long> inSchemas) {}
 
     public void validate() {
-        if (lockTimeout == null || !lockTimeout.strip().matches("\\d+(ms|s|min)?"))
-            throw Runbook.badInput("--lock-timeout '" + lockTimeout + "' is not a duration: write digits with ms, s or min (e.g. 5s, 200ms)");
+        Runbook.duration("--lock-timeout", lockTimeout);
         if (replicaIdentity != null && !replicaIdentity.equalsIgnoreCase("full"))
             throw Runbook.badInput("--replica-identity '" + replicaIdentity + "': the only choice is full "
                     + "(tables with a primary key always get DEFAULT)");
@@ -194,7 +193,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         for (Rel r : toFull) plan.add(new Runbook.Sql("ALTER TABLE " + r.q() + " REPLICA IDENTITY FULL", r.q()));
         plan.addAll(pubSql);
         if (plan.isEmpty()) return new Runbook.Assessment(f, Runbook.Plan.none());
-        plan.add(0, new Runbook.Sql("SET LOCAL lock_timeout = " + Runbook.literal(lockTimeout.strip()), null));
+        plan.add(0, new Runbook.Sql("SET LOCAL lock_timeout = " + Runbook.literal(Runbook.duration("--lock-timeout", lockTimeout)), null));
         return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
     }
 

@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
                 "Run it after create-publication: on PostgreSQL 14-17 a slot made before its publication breaks as soon "
                 + "as a published table is written (\"publication does not exist\"), until it is dropped and made again.",
                 "An existing slot is never dropped: it is accepted when it is logical, pgoutput, in this database and "
-                + "not temporary."},
+                + "not temporary.",
+                "A new slot waits until every transaction that has written and is still open ends: --lock-timeout bounds that."},
         footer = {"%nExamples:",
                 "  jbang create-slot --url \"$DATABASE_URL\"",
                 "  jbang create-slot --url \"$DATABASE_URL\" --slot airbyte_slot --publication airbyte_publication --dry-run"})
@@ -31,6 +32,10 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
     String publication;
     @Option(names = "--force", description = "Create the slot even though the publication does not exist yet (unsafe on PostgreSQL 14-17).")
     boolean force;
+    @Option(names = "--lock-timeout", defaultValue = "5s", paramLabel = "DURATION", description = "Give up when a "
+            + "transaction open elsewhere keeps the new slot waiting this long: a slot waits for every transaction that "
+            + "has written and not ended yet. Digits with ms, s or min (default: ${DEFAULT-VALUE}).")
+    String lockTimeout = "5s";
     /** Set by setup: the publication is made by an earlier step of the same run. */
     boolean publicationPlanned;
 
@@ -39,6 +44,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
     public void validate() {
         Runbook.slotName(slot);
         publication = Runbook.name("--publication", publication);
+        Runbook.duration("--lock-timeout", lockTimeout);
         if (db.target().isPooler())
             throw Runbook.badInput("host " + db.target().host + " is Neon's connection pooler, which cannot create or "
                     + "stream a replication slot: use the direct host " + db.target().directHost());
@@ -114,8 +120,11 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                 + "drop the slot if you stop syncing" + (db.target().isNeonHost() ? "; Neon drops a slot that has not "
                 + "advanced for about 40 hours" : "")));
         String sql = "SELECT pg_create_logical_replication_slot(" + Runbook.literal(slot) + ", 'pgoutput')";
-        // A slot cannot be created in a transaction that has written: it runs on its own, in autocommit.
-        return new Runbook.Assessment(f, new Runbook.Plan(List.of(new Runbook.Sql(sql, "slot " + slot)), false));
+        // A slot cannot be created in a transaction that has written: it runs on its own, in autocommit. It waits for
+        // every transaction that has written to end (an 'idle in transaction' session: for ever), within lock_timeout.
+        return new Runbook.Assessment(f, new Runbook.Plan(List.of(
+                new Runbook.Sql("SET lock_timeout = " + Runbook.literal(Runbook.duration("--lock-timeout", lockTimeout)), null),
+                new Runbook.Sql(sql, "slot " + slot + " (a new slot waits for every open transaction that has written)")), false));
     }
 
     /** After creating: the slot as the server now reports it. */

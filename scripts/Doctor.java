@@ -86,8 +86,7 @@ class Doctor implements Callable<Integer> {
         Runbook.slotName(slot);
         Runbook.name("--publication", publication);
         Runbook.name("--heartbeat-table", heartbeatTable);
-        if (peekTimeout == null || !peekTimeout.strip().matches("\\d+(ms|s|min)?"))
-            throw Runbook.badInput("--peek-timeout '" + peekTimeout + "' is not a duration: write digits with ms, s or min (e.g. 10s)");
+        Runbook.duration("--peek-timeout", peekTimeout);
         List<Runbook.Step> steps = setup().steps();
         // create-slot's own validation refuses a pooler host; doctor reports it instead (check-wal's warning).
         for (Runbook.Step s : steps) if (!(s instanceof CreateSlot)) s.validate();

@@ -221,6 +221,13 @@ final class Runbook {
         return new Failure(REFUSED, what + msg + " (nothing was changed)");
     }
 
+    /** A duration as PostgreSQL takes it (digits, then ms, s or min), stripped; anything else is bad input. */
+    static String duration(String option, String value) {
+        if (value == null || !value.strip().matches("\\d+(ms|s|min)?"))
+            throw badInput(option + " '" + value + "' is not a duration: write digits with ms, s or min (e.g. 5s, 200ms)");
+        return value.strip();
+    }
+
     // ---- secrets ----------------------------------------------------------------------------------------
 
     /** Passwords, API keys and tokens read so far; only an error nobody foresaw is printed through {@link #redact}. */

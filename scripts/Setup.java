@@ -36,7 +36,8 @@ class Setup implements Callable<Integer> {
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Default: ${DEFAULT-VALUE}.") String slot;
     @Option(names = "--replica-identity", description = "full: REPLICA IDENTITY FULL on tables without a primary key.") String replicaIdentity;
     @Option(names = "--add", description = "Only add tables to an existing publication, never remove any.") boolean add;
-    @Option(names = "--lock-timeout", defaultValue = "5s", description = "How long to wait for a table's lock (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lock-timeout", defaultValue = "5s", description = "How long to wait for a table's lock, and for "
+            + "the transactions open elsewhere that a new slot waits for (default: ${DEFAULT-VALUE}).")
     String lockTimeout;
     @Option(names = "--force", description = "Passed to create-slot.") boolean force;
     @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
@@ -66,6 +67,7 @@ class Setup implements Callable<Integer> {
         createSlot.slot = slot;
         createSlot.publication = publication;
         createSlot.force = force;
+        createSlot.lockTimeout = lockTimeout;
         return List.of(wal, grant, pub, createSlot);
     }
 
@@ -133,7 +135,15 @@ class Setup implements Callable<Integer> {
                 c.commit();
                 c.setAutoCommit(true);
             }
-            Runbook.Outcome o = Runbook.runOn(c, s, dryRun);
+            Runbook.Outcome o;
+            try {
+                o = Runbook.runOn(c, s, dryRun);
+            } catch (Runbook.Failure f) { // the slot comes after the commit: what came before it stays
+                if (!(s instanceof CreateSlot) || outcomes.stream().noneMatch(Runbook.Outcome::applied)) throw f;
+                throw new Runbook.Failure(f.exitCode, f.getMessage().replace("; nothing was changed", "")
+                        .replace(" (nothing was changed)", "") + "; the grants and the publication are in place: run "
+                        + "setup again to make the slot");
+            }
             outcomes.add(o);
             if (o.exitCode() != Runbook.OK) break;
             if (s instanceof CreatePublication && !o.plan().isEmpty()) ((CreateSlot) steps.get(3)).publicationPlanned = true;

@@ -268,7 +268,8 @@ class BadInputTest {
         cases.add(row("create-publication", 2, List.of("--lock-timeout", "'soon'", "5s"), "--url", url, "--lock-timeout", "soon"));
         cases.add(row("setup", 2, List.of("--lock-timeout", "'1s; DROP TABLE t'"), "--url", url, "--lock-timeout", "1s; DROP TABLE t"));
         cases.add(row("create-publication", 2, List.of("--replica-identity", "full"), "--url", url, "--replica-identity", "nothing"));
-        cases.add(row("doctor", 2, List.of("--peek-timeout", "10s"), "--url", url, "--peek-timeout", "ten"));
+        cases.add(row("doctor", 2, List.of("--peek-timeout", "'ten'", "5s"), "--url", url, "--peek-timeout", "ten"));
+        cases.add(row("create-slot", 2, List.of("--lock-timeout", "'1 hour'", "5s"), "--url", url, "--lock-timeout", "1 hour"));
         cases.add(row("slot-status", 2, List.of("--warn-at", "'lots'", "1GB"), "--url", url, "--warn-at", "lots"));
         cases.add(row("slot-status", 2, List.of("--watch"), "--url", url, "--watch", "-1"));
         cases.add(row("teardown", 2, List.of("--revoke needs --role"), "--url", url, "--revoke"));

@@ -34,7 +34,7 @@ class CreateSlotTest {
     @Test void dryRunCreatesNothingAndPrintsTheSql() throws Exception {
         Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", "s_dry", "--dry-run");
         assertEquals(0, r.exit(), r.all());
-        assertTrue(r.out().contains("SELECT pg_create_logical_replication_slot('s_dry', 'pgoutput');"), r.out());
+        assertTrue(r.out().contains("SET lock_timeout = '5s';\nSELECT pg_create_logical_replication_slot('s_dry', 'pgoutput');"), r.out());
         assertEquals(List.of(), slots());
     }
 
@@ -45,6 +45,27 @@ class CreateSlotTest {
         assertEquals(before, Pg.catalog(db));
         assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--publication", "Not Yet", "--force").exit());
         assertEquals(1, slots().size());
+    }
+
+    /**
+     * A new slot waits for every transaction that has written and is still open, in any database (an 'idle in
+     * transaction' session would keep it waiting for ever): --lock-timeout ends the wait with exit 4 and no slot;
+     * once that transaction ends, the same command makes the slot.
+     */
+    @Test void anOpenTransactionThatHasWrittenEndsTheWaitAtTheLockTimeout() throws Exception {
+        try (var writer = Pg.superuser("postgres")) {
+            writer.setAutoCommit(false);
+            writer.createStatement().execute("CREATE TEMP TABLE held (v int)"); // a write: the transaction has an xid
+            Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--lock-timeout", "300ms");
+            assertEquals(4, r.exit(), r.all());
+            assertTrue(r.err().startsWith("create-slot: slot airbyte_slot (a new slot waits for every open transaction "
+                    + "that has written): could not take a lock within lock_timeout"), r.err());
+            assertEquals(List.of(), slots());
+            writer.rollback();
+        }
+        Pg.Run after = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--lock-timeout", "300ms");
+        assertEquals(0, after.exit(), after.all());
+        assertEquals(List.of("airbyte_slot pgoutput " + db + " f"), slots());
     }
 
     @Test void anExistingPhysicalSlotIsAFailureAndIsKept() throws Exception {

@@ -151,6 +151,36 @@ class FaultsTest {
                 + "\nslots here: " + slots;
     }
 
+    /**
+     * The slot comes after setup's commit, and waits for every open transaction that has written: when one outlasts
+     * --lock-timeout, setup ends with exit 4 saying that the grants and the publication are in place (they are), and
+     * a rerun once that transaction has ended makes the slot.
+     */
+    @Test void aSlotKeptWaitingPastTheLockTimeoutSaysWhatSetupLeftInPlace() throws Exception {
+        String db = setupDatabase("faults_waiting");
+        try {
+            try (Connection writer = Pg.superuser("postgres")) {
+                writer.setAutoCommit(false);
+                writer.createStatement().execute("CREATE TEMP TABLE held (v int)"); // an open transaction that has written
+                Pg.Run r = setup(db, "faults_waiting", "300ms");
+                assertEquals(4, r.exit(), r.all());
+                assertTrue(r.err().startsWith("setup: slot faults_waiting (a new slot waits for every open transaction that "
+                        + "has written): could not take a lock within lock_timeout"), r.err());
+                assertTrue(r.err().strip().endsWith("the grants and the publication are in place: run setup again to make the slot"), r.err());
+                assertFalse(r.err().contains("nothing was changed"), r.err());
+                assertEquals(List.of("Busy", "orders"), Pg.column(db, "SELECT tablename FROM pg_publication_tables ORDER BY 1"));
+                assertEquals("true", Pg.value(db, "SELECT has_table_privilege('" + ROLE + "', 'public.orders', 'SELECT')::text"));
+                assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE database = current_database()"));
+                writer.rollback();
+            }
+            Pg.Run again = setup(db, "faults_waiting", "300ms");
+            assertEquals(0, again.exit(), again.all());
+            assertEquals(List.of("faults_waiting"), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE database = current_database()"));
+        } finally {
+            dropSetup(db);
+        }
+    }
+
     /** setup's own backend once it waits on a lock of {@code type} ('relation' for a table, 'transactionid' for a slot). */
     static int waitingSetup(Connection watch, String db, String type) throws Exception {
         int[] pid = {0};
