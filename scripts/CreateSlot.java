@@ -59,11 +59,16 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                    s.slot_type, s.plugin, s.database, s.temporary, s.active, current_database(),
                    EXISTS (SELECT 1 FROM pg_publication WHERE pubname = ?),
                    (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
-                   coalesce(current_setting('neon.endpoint_id', true), '') <> ''
+                   coalesce(current_setting('neon.endpoint_id', true), '') <> '',
+                   (SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid())::int,
+                   (SELECT string_agg(format('pid %s (%s)', pid, coalesce(usename, '?')), ', ')
+                      FROM (SELECT pid, usename FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+                             ORDER BY age(backend_xid) DESC LIMIT 5) oldest)
               FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots s ON s.slot_name = ?""";
 
     public Runbook.Assessment assess(Connection c) throws SQLException {
         List<Runbook.Finding> f = new ArrayList<>();
+        String waitsFor; // the open transactions that have written, whom a new slot waits for
         try (var st = c.prepareStatement(QUERY)) {
             st.setString(1, publication);
             st.setString(2, slot);
@@ -74,7 +79,9 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                 boolean exists = type != null, temporary = rs.getBoolean(8), active = rs.getBoolean(9);
                 boolean publicationExists = rs.getBoolean(11), canReplicate = rs.getBoolean(12);
                 boolean neon = rs.getBoolean(13) || db.target().isNeonHost();
-                int free = rs.getInt(2) - rs.getInt(3);
+                int free = rs.getInt(2) - rs.getInt(3), writing = rs.getInt(14);
+                // Who a new slot would wait for (backend_xid is shown to every role; what they run is not).
+                waitsFor = writing == 0 ? "" : "; open when it looked: " + rs.getString(15) + (writing > 5 ? " and " + (writing - 5) + " more" : "");
 
                 if (exists) {
                     List<String> wrong = new ArrayList<>();
@@ -124,7 +131,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
         // every transaction that has written to end (an 'idle in transaction' session: for ever), within lock_timeout.
         return new Runbook.Assessment(f, new Runbook.Plan(List.of(
                 new Runbook.Sql("SET lock_timeout = " + Runbook.literal(Runbook.duration("--lock-timeout", lockTimeout)), null),
-                new Runbook.Sql(sql, "slot " + slot + " (a new slot waits for every open transaction that has written)")), false));
+                new Runbook.Sql(sql, "slot " + slot + " (a new slot waits for every open transaction that has written" + waitsFor + ")")), false));
     }
 
     /** After creating: the slot as the server now reports it. */

@@ -56,16 +56,25 @@ class CreateSlotTest {
         try (var writer = Pg.superuser("postgres")) {
             writer.setAutoCommit(false);
             writer.createStatement().execute("CREATE TEMP TABLE held (v int)"); // a write: the transaction has an xid
+            String pid = value(writer, "SELECT pg_backend_pid()::text");
             Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--lock-timeout", "300ms");
             assertEquals(4, r.exit(), r.all());
             assertTrue(r.err().startsWith("create-slot: slot airbyte_slot (a new slot waits for every open transaction "
-                    + "that has written): could not take a lock within lock_timeout"), r.err());
+                    + "that has written; open when it looked: "), r.err());
+            assertTrue(r.err().contains("pid " + pid + " (postgres)") && r.err().contains("could not take a lock within lock_timeout"), r.err());
             assertEquals(List.of(), slots());
             writer.rollback();
         }
         Pg.Run after = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--lock-timeout", "300ms");
         assertEquals(0, after.exit(), after.all());
         assertEquals(List.of("airbyte_slot pgoutput " + db + " f"), slots());
+    }
+
+    static String value(java.sql.Connection c, String sql) throws Exception {
+        try (var rs = c.createStatement().executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 
     @Test void anExistingPhysicalSlotIsAFailureAndIsKept() throws Exception {
