@@ -248,7 +248,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
                         + rows.stream().map(r -> (String) r[1]).collect(Collectors.joining(", ")));
                 else oids.add((Long) rows.get(0)[0]);
             });
-            if (!missing.isEmpty()) problems.add(0, "--table " + few(missing, ", ") + ": no such table"
+            if (!missing.isEmpty()) problems.add(0, "--table " + Runbook.few(missing, ", ") + ": no such table"
                     + (java.util.Arrays.stream(sch).allMatch(java.util.Objects::isNull) ? " in any schema" : "")
                     + " (names are case-sensitive; views cannot be published)");
         }
@@ -266,15 +266,8 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
             }
             empty.keySet().forEach(s -> problems.add("--schema '" + s + "' has no tables: create them first, or leave it out"));
         }
-        if (!problems.isEmpty()) throw Runbook.badInput(few(problems, "; "));
+        if (!problems.isEmpty()) throw Runbook.badInput(Runbook.few(problems, "; "));
         return oids.stream().distinct().toList();
-    }
-
-    /** The first few, then a count: an error stays one readable line with 10,000 bad names. */
-    static String few(List<String> items, String separator) {
-        int shown = 5;
-        return String.join(separator, items.subList(0, Math.min(shown, items.size())))
-                + (items.size() > shown ? " and " + (items.size() - shown) + " more" : "");
     }
 
     // Level 0 is the asked table itself; for a partitioned one, its partitions follow, of which the leaves are what

@@ -60,10 +60,8 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                    EXISTS (SELECT 1 FROM pg_publication WHERE pubname = ?),
                    (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
                    coalesce(current_setting('neon.endpoint_id', true), '') <> '',
-                   (SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid())::int,
-                   (SELECT string_agg(format('pid %s (%s)', pid, coalesce(usename, '?')), ', ')
-                      FROM (SELECT pid, usename FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
-                             ORDER BY age(backend_xid) DESC LIMIT 5) oldest)
+                   ARRAY(SELECT format('pid %s (%s)', pid, coalesce(usename, '?')) FROM pg_stat_activity
+                          WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY age(backend_xid) DESC)
               FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots s ON s.slot_name = ?""";
 
     public Runbook.Assessment assess(Connection c) throws SQLException {
@@ -79,9 +77,10 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                 boolean exists = type != null, temporary = rs.getBoolean(8), active = rs.getBoolean(9);
                 boolean publicationExists = rs.getBoolean(11), canReplicate = rs.getBoolean(12);
                 boolean neon = rs.getBoolean(13) || db.target().isNeonHost();
-                int free = rs.getInt(2) - rs.getInt(3), writing = rs.getInt(14);
-                // Who a new slot would wait for (backend_xid is shown to every role; what they run is not).
-                waitsFor = writing == 0 ? "" : "; open when it looked: " + rs.getString(15) + (writing > 5 ? " and " + (writing - 5) + " more" : "");
+                int free = rs.getInt(2) - rs.getInt(3);
+                // Who a new slot would wait for, oldest first (backend_xid is shown to every role; what they run is not).
+                List<String> writing = List.of((String[]) rs.getArray(14).getArray());
+                waitsFor = writing.isEmpty() ? "" : "; open when it looked: " + Runbook.few(writing, ", ");
 
                 if (exists) {
                     List<String> wrong = new ArrayList<>();

@@ -247,6 +247,13 @@ final class Runbook {
         return s;
     }
 
+    /** The first five, then a count: a message stays one readable line with 10,000 names. */
+    static String few(List<String> items, String separator) {
+        int shown = 5;
+        return String.join(separator, items.subList(0, Math.min(shown, items.size())))
+                + (items.size() > shown ? " and " + (items.size() - shown) + " more" : "");
+    }
+
     static String firstLine(String s) {
         if (s == null) return "";
         s = s.replaceFirst("^ERROR: ", "");
