@@ -243,6 +243,24 @@ class CreatePublicationTest {
         assertEquals(List.of("public.Busy", "public.free"), published("airbyte_publication"));
     }
 
+    /**
+     * A table dropped after the look, or a statement the server cannot parse: the failure names the statement's subject
+     * (the server reports the first in the error's context, the second as its internal query) and nothing stays changed.
+     */
+    @Test void theStatementAPlanFailsOnIsNamedAndTheRestRolledBack() throws Exception {
+        asOwner("CREATE TABLE kept (id int)");
+        for (String bad : List.of("ALTER TABLE public.gone REPLICA IDENTITY FULL", "ALTER TABLE public.kept REPLICA IDENTITY SIDEWAYS")) {
+            var plan = new Runbook.Plan(List.of(new Runbook.Sql("ALTER TABLE public.kept REPLICA IDENTITY FULL", "first"),
+                    new Runbook.Sql(bad, "second"), new Runbook.Sql("CREATE PUBLICATION third FOR TABLE public.kept", "third")), true);
+            try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
+                Runbook.Failure f = assertThrows(Runbook.Failure.class, () -> Runbook.apply(c, plan));
+                assertTrue(f.getMessage().startsWith("second: "), f.getMessage());
+            }
+            assertEquals("d", identity("kept"));
+            assertEquals(List.of(), Pg.column(db, "SELECT pubname FROM pg_publication"));
+        }
+    }
+
     @Test void aliasRunsThroughTheRealLauncher() throws Exception {
         asOwner("CREATE TABLE a (id int PRIMARY KEY)");
         String before = Pg.catalog(db);
