@@ -38,11 +38,24 @@ final class Runbook {
     private static final java.util.logging.Logger PGJDBC = java.util.logging.Logger.getLogger("org.postgresql");
     static { PGJDBC.setUseParentHandlers(false); }
 
-    /** An expected problem: one line for the user and the exit code that goes with it. */
+    /**
+     * An expected problem: one line for the user and the exit code that goes with it. Its aftermath, when it has one,
+     * says what became of the database; a caller that knows more (setup, after its commit) says it instead.
+     */
     static final class Failure extends RuntimeException {
         final int exitCode;
-        Failure(int exitCode, String message) { super(message, null, false, false); this.exitCode = exitCode; }
+        final String reason, aftermath;
+        Failure(int exitCode, String message) { this(exitCode, message, null); }
+        Failure(int exitCode, String reason, String aftermath) {
+            super(aftermath == null ? reason : reason + "; " + aftermath, null, false, false);
+            this.exitCode = exitCode;
+            this.reason = reason;
+            this.aftermath = aftermath;
+        }
+        Failure after(String what) { return new Failure(exitCode, reason, what); }
     }
+
+    static final String NOTHING_CHANGED = "nothing was changed";
 
     static Failure badInput(String message) { return new Failure(BAD_INPUT, message); }
 
@@ -119,7 +132,14 @@ final class Runbook {
         apply(c, a.plan());
         findings.add(Finding.ok("result", "applied " + a.plan().statements().size() + " statement(s)"));
         phase(step.name() + ": taking a second look");
-        List<Finding> verified = step.verify(c);
+        List<Finding> verified;
+        try {
+            verified = step.verify(c);
+        } catch (SQLException e) {
+            Failure f = refused(e, null);
+            throw c.getAutoCommit() ? f.after("the plan was applied and committed; only the second look failed: run "
+                    + step.name() + " again to check") : f; // in setup's transaction: it rolls back
+        }
         findings.addAll(verified);
         int code = verified.stream().anyMatch(f -> f.status() == Status.FAIL) ? NOT_READY : OK;
         return new Outcome(step.name(), code, findings, a.plan(), true);
@@ -211,19 +231,19 @@ final class Runbook {
         String msg = firstLine(e.getMessage());
         if (state.equals("55P03"))
             return new Failure(REFUSED, what + "could not take a lock within lock_timeout: another session holds it "
-                    + "(see pg_locks / pg_stat_activity) - retry when it is done; nothing was changed");
+                    + "(see pg_locks / pg_stat_activity) - retry when it is done", NOTHING_CHANGED);
         if (state.equals("42501"))
-            return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege; nothing was changed");
+            return new Failure(REFUSED, what + msg + " - run as the owner or a role with that privilege", NOTHING_CHANGED);
         var server = serverError(e);
         if (state.equals("53200") && server != null && String.valueOf(server.getHint()).contains("max_locks_per_transaction"))
             return new Failure(REFUSED, what + "PostgreSQL's lock table is full: one transaction locks every table it "
                     + "changes, and the server has room for about max_locks_per_transaction x max_connections locks - "
                     + "publish in parts first (create-publication --add with some of the --schema or --table at a time), "
-                    + "or raise max_locks_per_transaction; nothing was changed");
+                    + "or raise max_locks_per_transaction", NOTHING_CHANGED);
         if (state.startsWith("08") || state.equals("57P01"))
             return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again (safe: what was "
                     + "done is not done twice, and a transaction cut short was rolled back)");
-        return new Failure(REFUSED, what + msg + " (nothing was changed)");
+        return new Failure(REFUSED, what + msg, NOTHING_CHANGED);
     }
 
     /** A duration as PostgreSQL takes it (digits, then ms, s or min), stripped; anything else is bad input. */

@@ -140,9 +140,8 @@ class Setup implements Callable<Integer> {
                 o = Runbook.runOn(c, s, dryRun);
             } catch (Runbook.Failure f) { // the slot comes after the commit: what came before it stays
                 if (!(s instanceof CreateSlot) || outcomes.stream().noneMatch(Runbook.Outcome::applied)) throw f;
-                throw new Runbook.Failure(f.exitCode, f.getMessage().replace("; nothing was changed", "")
-                        .replace(" (nothing was changed)", "") + "; the grants and the publication are in place: run "
-                        + "setup again to make the slot");
+                throw f.aftermath != null && !f.aftermath.equals(Runbook.NOTHING_CHANGED) ? f
+                        : f.after("the grants and the publication are in place: run setup again to make the slot");
             }
             outcomes.add(o);
             if (o.exitCode() != Runbook.OK) break;

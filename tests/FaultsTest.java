@@ -236,6 +236,26 @@ class FaultsTest {
         }
     }
 
+    /** The second look fails after the plan was committed: the message says the change stayed, not that nothing changed. */
+    @Test void aSecondLookThatFailsSaysThePlanWasApplied() throws Exception {
+        String db = Pg.freshDatabase("second_look");
+        Runbook.Step step = new Runbook.Step() {
+            public String name() { return "made-up"; }
+            public Runbook.Assessment assess(Connection c) {
+                return new Runbook.Assessment(List.of(), new Runbook.Plan(List.of(new Runbook.Sql("CREATE TABLE made (id int)", "table made")), true));
+            }
+            public List<Runbook.Finding> verify(Connection c) throws java.sql.SQLException {
+                c.createStatement().execute("SELECT 1 / 0");
+                return List.of();
+            }
+        };
+        try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
+            Runbook.Failure f = assertThrows(Runbook.Failure.class, () -> Runbook.runOn(c, step, false));
+            assertTrue(f.getMessage().endsWith("; the plan was applied and committed; only the second look failed: run made-up again to check"), f.getMessage());
+        }
+        assertEquals("1", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));
+    }
+
     @Test void aLockTimeoutInSetupNamesTheTableAndChangesNothing() throws Exception {
         String db = setupDatabase("faults_lock");
         try {
