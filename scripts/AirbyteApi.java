@@ -180,10 +180,10 @@ final class AirbyteApi {
             }
             if (checked.exitCode() != Runbook.OK) {
                 new Runbook.Output().print(List.of(checked));
-                Runbook.progress("not created: Airbyte's connection test would fail the same way (--skip-checks to create it anyway)");
+                Progress.line("not created: Airbyte's connection test would fail the same way (--skip-checks to create it anyway)");
                 return checked.exitCode();
             }
-            Runbook.progress("checked as Airbyte does: " + String.join("; ", checked.findings().stream().map(Runbook.Finding::message).toList()));
+            Progress.line("checked as Airbyte does: " + String.join("; ", checked.findings().stream().map(Runbook.Finding::message).toList()));
         }
         AirbyteApi api = o.connect();
         Runbook.secret((String) configuration.get("password"));
@@ -209,7 +209,7 @@ final class AirbyteApi {
             return Runbook.OK;
         }
         String id = api.http.need(api.http.send(method, path, body), "sourceId", method + " " + path).asText();
-        Runbook.progress((existing == null ? "created" : "updated") + " the Airbyte source \"" + name + "\" in workspace " + workspace
+        Progress.line((existing == null ? "created" : "updated") + " the Airbyte source \"" + name + "\" in workspace " + workspace
                 + (existing == null ? "" : " (it existed: updated, not duplicated)") + "; test it in Airbyte: Sources > " + name);
         System.out.println(id);
         return Runbook.OK;

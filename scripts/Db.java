@@ -256,7 +256,7 @@ final class Target {
                 if (unknownHost || !transient_ || remainingMs <= 0)
                     throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": "
                             + (unknownHost ? "unknown host '" + host + "' - check the host name" : Runbook.firstLine(e.getMessage())));
-                if (attempt == 1) Runbook.progress("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
+                if (attempt == 1) Progress.line("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
                         + " s (a suspended Neon compute takes a moment to wake)");
                 try { Thread.sleep(Math.min(backoffMs, remainingMs)); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "interrupted"); }
                 backoffMs = Math.min(backoffMs * 2, 2000);

@@ -196,7 +196,7 @@ class Doctor implements Callable<Integer> {
      * it still run in the same read-only transaction: pgjdbc's automatic savepoint has undone the refused query.
      */
     void guard(Connection c, String group, Check check) throws SQLException {
-        Runbook.phase("doctor: checking " + group);
+        Progress.phase("doctor: checking " + group);
         try {
             check.run();
         } catch (SQLException e) {

@@ -83,7 +83,7 @@ final class EnableLogical {
 
     /** Polls new connections until wal_level is logical or the timeout passes; progress on stderr. */
     private int waitForLogical(CheckWal wal, Runbook.Outcome first, List<Runbook.Finding> done) {
-        Runbook.progress("waiting up to " + timeoutSeconds() + " s for a new connection to show wal_level = logical (the computes restart) ...");
+        Progress.line("waiting up to " + timeoutSeconds() + " s for a new connection to show wal_level = logical (the computes restart) ...");
         long start = System.nanoTime(), deadline = start + timeoutSeconds() * 1_000_000_000L, pause = pollMillis;
         while (true) {
             String seen;
@@ -101,7 +101,7 @@ final class EnableLogical {
                         + "restart the compute (Neon console > your branch > Computes > Restart)"));
                 return print(wal.out, first, done, Runbook.NOT_READY, null);
             }
-            Runbook.progress("  " + (System.nanoTime() - start) / 1_000_000_000L + " s: " + seen);
+            Progress.line("  " + (System.nanoTime() - start) / 1_000_000_000L + " s: " + seen);
             HttpJson.sleep(Math.min(pause, left / 1_000_000 + 1));
             pause = Math.min(pause * 2, 10_000);
         }

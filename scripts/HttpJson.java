@@ -94,7 +94,7 @@ final class HttpJson {
             int status = r.statusCode();
             if (status >= 200 && status < 300) return parse(r, request);
             if (retryable.contains(status) && attempt < attempts) {
-                Runbook.progress(service + " answered HTTP " + status + " to " + request + "; retrying in " + pause + " ms ("
+                Progress.line(service + " answered HTTP " + status + " to " + request + "; retrying in " + pause + " ms ("
                         + attempt + " of " + (attempts - 1) + " retries)");
                 sleep(pause);
                 pause = Math.min(pause * 2, 16_000);

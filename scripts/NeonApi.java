@@ -139,13 +139,13 @@ final class NeonApi {
                 throw new Runbook.Failure(f.exitCode, f.getMessage() + " - or give --project-id (Neon console > your project > Settings)");
             }
             JsonNode projects = http.need(page, "projects", "GET /projects");
-            if (seen == 0) Runbook.progress("looking for the Neon project of endpoint " + endpointId + " ...");
+            if (seen == 0) Progress.line("looking for the Neon project of endpoint " + endpointId + " ...");
             for (JsonNode p : projects) {
                 seen++;
                 String id = p.path("id").asText();
                 for (JsonNode e : http.send("GET", projectPath(id) + "/endpoints", null).path("endpoints"))
                     if (endpointId.equals(e.path("id").asText())) {
-                        Runbook.progress("endpoint " + endpointId + " belongs to project " + id + " (" + p.path("name").asText(id) + ")");
+                        Progress.line("endpoint " + endpointId + " belongs to project " + id + " (" + p.path("name").asText(id) + ")");
                         return id;
                     }
             }

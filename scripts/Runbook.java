@@ -3,7 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS org.postgresql:postgresql:42.7.10
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
-//SOURCES Db.java
+//SOURCES Db.java Progress.java
 
 import java.nio.charset.StandardCharsets;
 import java.sql.BatchUpdateException;
@@ -118,7 +118,7 @@ final class Runbook {
 
     /** Inspects, then applies the plan unless {@code dryRun}. Every step and setup go through here. */
     static Outcome runOn(Connection c, Step step, boolean dryRun) throws SQLException {
-        phase(step.name() + ": reading the catalog");
+        Progress.phase(step.name() + ": reading the catalog");
         Assessment a = step.assess(c);
         List<Finding> findings = new ArrayList<>(a.findings());
         if (a.failed()) return new Outcome(step.name(), NOT_READY, findings, Plan.none(), false);
@@ -127,11 +127,11 @@ final class Runbook {
             return new Outcome(step.name(), OK, findings, a.plan(), false);
         }
         if (dryRun) return new Outcome(step.name(), OK, findings, a.plan(), false);
-        phase(String.format("%s: applying %,d statement(s)%s", step.name(), a.plan().statements().size(),
+        Progress.phase(String.format("%s: applying %,d statement(s)%s", step.name(), a.plan().statements().size(),
                 a.plan().transactional() ? " in one transaction" : ""));
         apply(c, a.plan());
         findings.add(Finding.ok("result", "applied " + a.plan().statements().size() + " statement(s)"));
-        phase(step.name() + ": taking a second look");
+        Progress.phase(step.name() + ": taking a second look");
         List<Finding> verified;
         try {
             verified = step.verify(c);
@@ -449,7 +449,7 @@ final class Runbook {
             try {
                 return new CommandLine.RunLast().execute(parsed);
             } finally {
-                phase(null);
+                Progress.phase(null);
             }
         });
         cmd.setParameterExceptionHandler((ex, args) -> {
@@ -490,41 +490,6 @@ final class Runbook {
     static void serialise(Connection c) throws SQLException {
         try (var st = c.createStatement()) {
             st.execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
-        }
-    }
-
-    static void progress(String line) { System.err.println(line); }
-
-    // ---- progress: long work says what it is doing (thousands of tables, a slow link) ---------------------
-
-    /** How long a phase lasts before it is shown on stderr; then it is shown again every 10 s. */
-    static long progressAfterMillis = 3000;
-    private static volatile String phase;
-    private static volatile long phaseStarted;
-    private static Thread ticker;
-
-    /** What the command is doing now, or null when it is done. Costs nothing unless a phase lasts. */
-    static synchronized void phase(String what) {
-        phaseStarted = System.nanoTime();
-        phase = what;
-        if (what != null && ticker == null) {
-            ticker = new Thread(Runbook::tick, "progress");
-            ticker.setDaemon(true);
-            ticker.start();
-        }
-    }
-
-    private static void tick() {
-        long shownStart = 0, shownAt = 0;
-        while (true) {
-            java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
-            long started = phaseStarted, now = System.nanoTime();
-            String what = phase;
-            if (what == null || now - started < progressAfterMillis * 1_000_000L) continue;
-            if (started == shownStart && now - shownAt < 10_000_000_000L) continue;
-            progress(what + " (" + (now - started) / 1_000_000_000L + " s) ...");
-            shownStart = started;
-            shownAt = now;
         }
     }
 

@@ -97,12 +97,12 @@ class FaultsTest {
         String[] args = {"--url", Pg.url(db), "--table", "public.t", "--replica-identity", "full", "--lock-timeout", "60s"};
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         java.io.PrintStream stderr = System.err;
-        long threshold = Runbook.progressAfterMillis;
+        long threshold = Progress.afterMillis;
         try (Connection reader = Pg.superuser(db)) {
             reader.setAutoCommit(false);
             reader.createStatement().execute("SELECT * FROM t"); // ALTER TABLE t waits behind this
             System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
-            Runbook.progressAfterMillis = 0;
+            Progress.afterMillis = 0;
             CompletableFuture<Integer> run = CompletableFuture.supplyAsync(() -> Runbook.cli(new CreatePublication()).execute(args));
             await("the waiting step to say it is applying", () -> err.toString().contains("create-publication: applying 3 statement(s) in one transaction ("));
             assertFalse(run.isDone(), "it is still waiting for its lock");
@@ -110,7 +110,7 @@ class FaultsTest {
             assertEquals(0, run.get());
         } finally {
             System.setErr(stderr);
-            Runbook.progressAfterMillis = threshold;
+            Progress.afterMillis = threshold;
         }
         try (Connection c = Pg.superuser(db)) {
             assertEquals(List.of("t f"), rows(c, "SELECT relname || ' ' || relreplident::text FROM pg_class WHERE relname = 't'"));
