@@ -72,11 +72,14 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
 
     public void validate() {
         Runbook.duration("--lock-timeout", lockTimeout);
+        if (role != null && !heartbeat.enabled)
+            throw Runbook.badInput("--role '" + role + "' is only for --heartbeat (the role that writes the heartbeat "
+                    + "table): add --heartbeat, or leave --role out");
         if (replicaIdentity != null && !replicaIdentity.equalsIgnoreCase("full"))
             throw Runbook.badInput("--replica-identity '" + replicaIdentity + "': the only choice is full "
                     + "(tables with a primary key always get DEFAULT)");
         Runbook.name("--publication", publication);
-        if (tables != null) tables.forEach(Runbook::tableName);
+        if (tables != null) tables.forEach(t -> Runbook.tableName("--table", t));
         if (schemas != null) schemas.forEach(s -> Runbook.name("--schema", s));
     }
 
@@ -193,7 +196,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         for (Rel r : toFull) plan.add(new Runbook.Sql("ALTER TABLE " + r.q() + " REPLICA IDENTITY FULL", r.q()));
         plan.addAll(pubSql);
         if (plan.isEmpty()) return new Runbook.Assessment(f, Runbook.Plan.none());
-        plan.add(0, new Runbook.Sql("SET LOCAL lock_timeout = " + Runbook.literal(Runbook.duration("--lock-timeout", lockTimeout)), null));
+        plan.add(0, Runbook.lockTimeout(lockTimeout, true));
         return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
     }
 
@@ -226,7 +229,7 @@ class CreatePublication implements Callable<Integer>, Runbook.Step {
         List<String> schemaArgs = schemas != null ? schemas : tables == null ? List.of("public") : List.of();
         String[] sch = new String[tableArgs.size()], rel = new String[tableArgs.size()];
         for (int i = 0; i < tableArgs.size(); i++) {
-            String[] n = Runbook.tableName(tableArgs.get(i));
+            String[] n = Runbook.tableName("--table", tableArgs.get(i));
             sch[i] = n[0];
             rel[i] = n[1];
         }

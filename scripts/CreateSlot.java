@@ -129,7 +129,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
         // A slot cannot be created in a transaction that has written: it runs on its own, in autocommit. It waits for
         // every transaction that has written to end (an 'idle in transaction' session: for ever), within lock_timeout.
         return new Runbook.Assessment(f, new Runbook.Plan(List.of(
-                new Runbook.Sql("SET lock_timeout = " + Runbook.literal(Runbook.duration("--lock-timeout", lockTimeout)), null),
+                Runbook.lockTimeout(lockTimeout, false),
                 new Runbook.Sql(sql, "slot " + slot + " (a new slot waits for every open transaction that has written" + waitsFor + ")")), false));
     }
 

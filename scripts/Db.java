@@ -39,7 +39,12 @@ final class Db {
         return target;
     }
 
-    Connection connect() { return target().connect(connectTimeout, waitSeconds); }
+    Connection connect() {
+        if (connectTimeout < 1 || connectTimeout > 3600)
+            throw Runbook.badInput("--connect-timeout " + connectTimeout + " is not a number of seconds from 1 to 3600");
+        if (waitSeconds < 0) throw Runbook.badInput("--wait " + waitSeconds + " is negative: give seconds, 0 for no retries");
+        return target().connect(connectTimeout, waitSeconds);
+    }
 }
 
 
@@ -55,7 +60,7 @@ final class Target {
         String url = o.url != null ? o.url : o.env.get("DATABASE_URL");
         if (url != null && !url.isBlank()) t.parseUrl(url.strip());
         if (o.host != null) t.host = o.host;
-        if (o.port != null) t.port = o.port;
+        if (o.port != null) t.port = parsePort(String.valueOf(o.port), "--port");
         if (o.dbname != null) t.database = o.dbname;
         if (o.username != null) t.user = o.username;
         if (o.password != null && o.password.length > 0) t.password = new String(o.password);
@@ -136,8 +141,8 @@ final class Target {
     /**
      * {@code user:pa/ss@host}: a / ? or # in the password cuts the URL's authority short, and what follows would be
      * read as port, database or query, and could be echoed in an error. Digits before the / may be a port, as in
-     * {@code host:5432/db?user=me@corp}, but only when the @ is in the query: {@code user:7731/9Zq@host/db} is a
-     * password (a database name holding an @ must then be written %40).
+     * {@code host:5432/db?user=me@corp}, but only when the @ is in the query's value: {@code user:7731/9Zq@host/db}
+     * and {@code user:7731/9Zq?k@host/db} are passwords (a database name holding an @ must then be written %40).
      */
     static boolean unencodedPassword(String url) {
         int start = url.indexOf("://") + 3, at = url.indexOf('@', start);
@@ -145,7 +150,8 @@ final class Target {
         String before = url.substring(start, at);
         int colon = before.indexOf(':'), cut = indexOfAny(before, colon + 1, "/?#");
         if (colon < 0 || cut < 0) return false;
-        return !before.substring(colon + 1, cut).matches("\\d+") || indexOfAny(before, cut, "?#") < 0;
+        int query = indexOfAny(before, cut, "?#");
+        return !before.substring(colon + 1, cut).matches("\\d+") || query < 0 || !before.substring(query).contains("=");
     }
 
     private static int indexOfAny(String s, int from, String chars) {

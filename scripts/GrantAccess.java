@@ -39,9 +39,15 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
             + "(default: public). Taken literally, case-sensitive.")
     List<String> schemas;
 
+    @Option(names = "--lock-timeout", defaultValue = "5s", paramLabel = "DURATION", description = "Give up, changing "
+            + "nothing, when a table's or schema's catalog row stays locked by another session this long (an open "
+            + "transaction that altered it): digits with ms, s or min (default: ${DEFAULT-VALUE}).")
+    String lockTimeout = "5s";
+
     public String name() { return "grant-access"; }
 
     @Override public void validate() {
+        Runbook.duration("--lock-timeout", lockTimeout);
         if (role != null) Runbook.name("--role", role);
         schemaNames();
     }
@@ -202,6 +208,7 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
             f.add(Runbook.Finding.ok(subject, todo.isEmpty() ? role + " can read its " + s.tables() + " table(s)"
                     + (warned.contains(s.name()) ? "" : " and those created later") : "to grant " + role + ": " + String.join("; ", todo)));
         }
+        if (!plan.isEmpty()) plan.add(0, Runbook.lockTimeout(lockTimeout, true));
         return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
     }
 

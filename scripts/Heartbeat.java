@@ -27,7 +27,7 @@ final class Heartbeat {
 
     /** {@code [schema, table]} of --heartbeat-table; a name without a schema goes in public. */
     static String[] table(String raw) {
-        String[] t = Runbook.tableName(raw);
+        String[] t = Runbook.tableName("--heartbeat-table", raw);
         return new String[] {t[0] == null ? "public" : t[0], t[1]};
     }
 

@@ -246,11 +246,23 @@ final class Runbook {
         return new Failure(REFUSED, what + msg, NOTHING_CHANGED);
     }
 
-    /** A duration as PostgreSQL takes it (digits, then ms, s or min), stripped; anything else is bad input. */
+    /**
+     * A duration as PostgreSQL takes it (digits, then ms, s or min; no unit is ms), stripped; anything else, or more
+     * than the server's limit, is bad input.
+     */
     static String duration(String option, String value) {
-        if (value == null || !value.strip().matches("\\d+(ms|s|min)?"))
+        var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|min)?").matcher(value == null ? "" : value.strip());
+        if (!m.matches())
             throw badInput(option + " '" + value + "' is not a duration: write digits with ms, s or min (e.g. 5s, 200ms)");
+        long unit = m.group(2) == null || m.group(2).equals("ms") ? 1 : m.group(2).equals("s") ? 1000 : 60_000;
+        if (m.group(1).length() > 10 || Long.parseLong(m.group(1)) * unit > Integer.MAX_VALUE)
+            throw badInput(option + " '" + value + "' is too long: PostgreSQL takes at most 2147483647ms (about 24 days)");
         return value.strip();
+    }
+
+    /** A plan's first statement: give up on a lock not granted within --lock-timeout (LOCAL: for its transaction only). */
+    static Sql lockTimeout(String value, boolean local) {
+        return new Sql("SET " + (local ? "LOCAL " : "") + "lock_timeout = " + literal(duration("--lock-timeout", value)), null);
     }
 
     // ---- secrets ----------------------------------------------------------------------------------------
@@ -271,6 +283,9 @@ final class Runbook {
         for (String secret : SECRETS.stream().sorted((a, b) -> b.length() - a.length()).toList()) s = s.replace(secret, "****");
         return s;
     }
+
+    /** {@code s} with the password of any URL in it (user:password@) shown as ****: what was typed but never read. */
+    static String hideUrlPasswords(String s) { return redact(s.replaceAll("(://[^/?#@\\s:]*:)\\S*@", "$1****@")); }
 
     /** The first five, then a count: a message stays one readable line with 10,000 names. */
     static String few(List<String> items, String separator) {
@@ -336,7 +351,7 @@ final class Runbook {
      * {@code schema.table}, either part double-quoted when it holds a dot; no schema gives {@code [null, table]}.
      * A part is quoted only when it starts with a double quote ({@code ""} inside it is one quote), as in SQL.
      */
-    static String[] tableName(String raw) {
+    static String[] tableName(String option, String raw) {
         String s = raw.strip();
         int dot = -1;
         for (int i = 0, start = 0; i < s.length(); i++) {
@@ -347,13 +362,13 @@ final class Runbook {
                     close += s.charAt(close) == '"' ? 2 : 1;
                 i = close;
             } else if (ch == '.') {
-                if (dot >= 0) throw badInput("--table '" + raw + "' has more than one dot: write schema.table (quote a name that holds a dot)");
+                if (dot >= 0) throw badInput(option + " '" + raw + "' has more than one dot: write schema.table (quote a name that holds a dot)");
                 dot = i;
                 start = i + 1;
             }
         }
-        if (dot < 0) return new String[] {null, name("--table", s)};
-        return new String[] {name("--table", s.substring(0, dot)), name("--table", s.substring(dot + 1))};
+        if (dot < 0) return new String[] {null, name(option, s)};
+        return new String[] {name(option, s.substring(0, dot)), name(option, s.substring(dot + 1))};
     }
 
     // ---- output -----------------------------------------------------------------------------------------
@@ -453,7 +468,9 @@ final class Runbook {
             }
         });
         cmd.setParameterExceptionHandler((ex, args) -> {
-            ex.getCommandLine().getErr().println(ex.getCommandLine().getCommandName() + ": " + ex.getMessage() + " (see --help)");
+            boolean url = ex instanceof CommandLine.UnmatchedArgumentException u && u.getUnmatched().stream().anyMatch(a -> a.contains("://"));
+            ex.getCommandLine().getErr().println(hideUrlPasswords(ex.getCommandLine().getCommandName() + ": " + ex.getMessage()
+                    + (url ? " (a connection string goes after --url)" : " (see --help)")));
             return BAD_INPUT;
         });
         cmd.setExecutionExceptionHandler((ex, c, parsed) -> {

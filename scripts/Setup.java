@@ -52,6 +52,7 @@ class Setup implements Callable<Integer> {
         grant.db = db;
         grant.role = role;
         grant.schemas = grantedSchemas();
+        grant.lockTimeout = lockTimeout;
         CreatePublication pub = new CreatePublication();
         pub.db = db;
         pub.publication = publication;
@@ -61,7 +62,7 @@ class Setup implements Callable<Integer> {
         pub.add = add;
         pub.lockTimeout = lockTimeout;
         pub.heartbeat = heartbeat;
-        pub.role = role;
+        pub.role = heartbeat.enabled ? role : null;
         CreateSlot createSlot = new CreateSlot();
         createSlot.db = db;
         createSlot.slot = slot;
@@ -90,7 +91,7 @@ class Setup implements Callable<Integer> {
         if (tables == null) return List.of("public");
         Set<String> found = new LinkedHashSet<>();
         for (String t : tables) {
-            String schema = Runbook.tableName(t)[0];
+            String schema = Runbook.tableName("--table", t)[0];
             if (schema == null) throw Runbook.badInput("--table '" + t + "' has no schema: write schema.table, which also "
                     + "says the schema to grant (e.g. public." + t + ")");
             found.add(schema);

@@ -51,7 +51,10 @@ class SlotStatus implements Callable<Integer> {
             throw Runbook.badInput(option + " '" + value + "' is not a size: write a number with kB, MB, GB or TB (e.g. 512MB, 1GB)");
         String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase();
         int shift = switch (unit) { case "kb" -> 10; case "mb" -> 20; case "gb" -> 30; case "tb" -> 40; default -> 0; };
-        return new java.math.BigDecimal(m.group(1)).multiply(java.math.BigDecimal.valueOf(1L << shift)).longValue();
+        var size = new java.math.BigDecimal(m.group(1)).multiply(java.math.BigDecimal.valueOf(1L << shift));
+        if (size.compareTo(java.math.BigDecimal.valueOf(Long.MAX_VALUE)) > 0)
+            throw Runbook.badInput(option + " '" + value + "' is more than any server holds: give a size up to 8000000TB");
+        return size.longValue();
     }
 
     /**

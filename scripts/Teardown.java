@@ -54,13 +54,18 @@ class Teardown implements Callable<Integer>, Runbook.Step {
     boolean force;
     @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation (needed without a terminal).")
     boolean yes;
+    @Option(names = "--lock-timeout", defaultValue = "5s", paramLabel = "DURATION", description = "Give up, changing "
+            + "nothing, when the heartbeat table or a schema stays locked by another session this long (an open "
+            + "transaction that read it): digits with ms, s or min (default: ${DEFAULT-VALUE}).")
+    String lockTimeout = "5s";
 
     public String name() { return "teardown"; }
 
     public void validate() {
         Runbook.slotName(slot);
         Runbook.name("--publication", publication);
-        Runbook.tableName(heartbeatTable);
+        Runbook.tableName("--heartbeat-table", heartbeatTable);
+        Runbook.duration("--lock-timeout", lockTimeout);
         if (!revoke && (role != null || schemas != null))
             throw Runbook.badInput("--role and --schema only say what --revoke revokes: add --revoke, or leave them out");
         if (revoke && role == null)
@@ -103,7 +108,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
         validate();
         List<Runbook.Finding> f = new ArrayList<>();
         List<Runbook.Sql> drops = new ArrayList<>(), slotSql = new ArrayList<>();
-        String[] heartbeat = Runbook.tableName(heartbeatTable);
+        String[] heartbeat = Runbook.tableName("--heartbeat-table", heartbeatTable);
         String s = Runbook.literal(slot), p = Runbook.ident(Runbook.name("--publication", publication));
         try (PreparedStatement ps = c.prepareStatement(OBJECTS)) {
             ps.setString(1, slot);
@@ -172,6 +177,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
         plan.addAll(drops);
         // Last: pg_drop_replication_slot may run in a transaction but is not rolled back with it.
         plan.addAll(slotSql);
+        if (!plan.isEmpty()) plan.add(0, Runbook.lockTimeout(lockTimeout, true));
         return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
     }
 

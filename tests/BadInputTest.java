@@ -271,6 +271,20 @@ class BadInputTest {
         cases.add(row("doctor", 2, List.of("--peek-timeout", "'ten'", "5s"), "--url", url, "--peek-timeout", "ten"));
         cases.add(row("create-slot", 2, List.of("--lock-timeout", "'1 hour'", "5s"), "--url", url, "--lock-timeout", "1 hour"));
         cases.add(row("slot-status", 2, List.of("--warn-at", "'lots'", "1GB"), "--url", url, "--warn-at", "lots"));
+        cases.add(row("slot-status", 2, List.of("--warn-at", "'99999999999TB'", "up to"), "--url", url, "--warn-at", "99999999999TB"));
+        List<String> tooLong = List.of("--lock-timeout", "too long", "2147483647ms");
+        cases.add(row("create-publication", 2, tooLong, "--url", url, "--lock-timeout", "3000000s"));
+        cases.add(row("create-slot", 2, tooLong, "--url", url, "--lock-timeout", "99999999999min"));
+        cases.add(row("setup", 2, tooLong, "--url", url, "--lock-timeout", "36000min"));
+        cases.add(row("grant-access", 2, List.of("--lock-timeout", "'soon'", "5s"), "--url", url, "--lock-timeout", "soon"));
+        cases.add(row("teardown", 2, List.of("--lock-timeout", "'soon'", "5s"), "--url", url, "--lock-timeout", "soon"));
+        cases.add(row("doctor", 2, List.of("--peek-timeout", "too long"), "--url", url, "--peek-timeout", "3000000s"));
+        cases.add(row("create-publication", 2, List.of("--role", "--heartbeat"), "--url", url, "--role", Pg.OWNER));
+        cases.add(row("airbyte-source", 2, List.of("--heartbeat-table", "'a.b.c'", "one dot"), "--url", url, "--heartbeat", "--heartbeat-table", "a.b.c"));
+        for (String port : List.of("0", "70000", "-1"))
+            cases.add(row("check-wal", 2, List.of("--port", "1-65535"), "--host", "localhost", "--port", port));
+        cases.add(row("check-wal", 2, List.of("--connect-timeout", "1 to 3600"), "--url", url, "--connect-timeout", "-5"));
+        cases.add(row("check-wal", 2, List.of("--wait", "negative"), "--url", url, "--wait", "-1"));
         cases.add(row("slot-status", 2, List.of("--watch"), "--url", url, "--watch", "-1"));
         cases.add(row("teardown", 2, List.of("--revoke needs --role"), "--url", url, "--revoke"));
         cases.add(row("check-wal", 2, List.of("--yes", "--enable"), "--url", url, "--yes"));

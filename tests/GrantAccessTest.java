@@ -214,4 +214,23 @@ class GrantAccessTest {
         assertTrue(r.out().contains("GRANT USAGE ON SCHEMA \"App Schema\" TO " + AIR_SQL), r.out());
         assertEquals(before, Pg.catalog(db));
     }
+    /**
+     * Another session altered a table and has not committed: the GRANT would wait on that catalog row for ever. It
+     * gives up within --lock-timeout with exit 4, granting nothing; once that session ends, a rerun grants.
+     */
+    @Test void aTableAlteredInAnOpenTransactionStopsItWithinTheLockTimeout() throws Exception {
+        String db = salesDb();
+        String before = Pg.catalog(db);
+        try (Connection other = Pg.superuser(db)) {
+            other.setAutoCommit(false);
+            other.createStatement().execute("ALTER TABLE public.orders ADD COLUMN note text");
+            Pg.Run r = grant(db, "--lock-timeout", "300ms");
+            assertEquals(4, r.exit(), r.all());
+            assertTrue(r.err().contains("could not take a lock within lock_timeout"), r.err());
+            other.rollback();
+        }
+        assertEquals(before, Pg.catalog(db));
+        assertEquals(0, grant(db, "--lock-timeout", "300ms").exit());
+        assertEquals("t", Pg.value(db, "SELECT has_table_privilege('" + AIR.replace("'", "''") + "', 'public.orders', 'SELECT')"));
+    }
 }

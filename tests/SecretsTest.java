@@ -203,16 +203,28 @@ class SecretsTest {
      * database "9Zq@host/db", so an error would show pieces of the password. It is refused before connecting.
      */
     @Test void aDigitsPasswordBeforeAnUnencodedSlashIsRefusedWithoutShowingIt() {
-        String url = "postgresql://" + ROLE + ":7731/9Zq@localhost:" + Pg.port() + "/" + db + "?sslmode=disable";
-        for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Doctor(), new Setup())) {
-            Pg.Run r = Pg.run(script, "--url", url, "--wait", "0");
-            assertEquals(2, r.exit(), r.all());
-            assertFalse(r.all().contains("7731") || r.all().contains("9Zq"), r.all());
+        for (String password : List.of("7731/9Zq", "7731/9Zq?k")) { // a ? after the / without a key=value is no query
+            String url = "postgresql://" + ROLE + ":" + password + "@localhost:" + Pg.port() + "/" + db + "?sslmode=disable";
+            for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Doctor(), new Setup())) {
+                Pg.Run r = Pg.run(script, "--url", url, "--wait", "0");
+                assertEquals(2, r.exit(), r.all());
+                assertFalse(r.all().contains("7731") || r.all().contains("9Zq"), r.all());
+            }
         }
         Db d = new Db();
         d.url = "postgresql://localhost:5432/db?user=me@corp"; // an @ in the query is no password
         d.env = Map.of();
         assertEquals(5432, d.target().port);
+    }
+
+    /** A connection string given without --url (as psql takes it) is refused without echoing its password. */
+    @Test void aUrlWithoutUrlIsRefusedWithoutShowingItsPassword() {
+        for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Setup(), new Teardown())) {
+            Pg.Run r = Pg.run(script, url(PASSWORD));
+            assertEquals(2, r.exit(), r.all());
+            assertTrue(r.err().strip().lines().count() == 1 && r.err().contains("--url"), r.err());
+            assertEquals(List.of(), leaks("a URL without --url", r.all()));
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -191,6 +192,26 @@ class TeardownTest {
         assertEquals("airbyte_heartbeat_log orders sales.invoices sales.legacy", Pg.value(db, tables));
         assertEquals(List.of("5 2 1"), rows(db));
         assertEquals(0, teardown(db, "teardown_heartbeat", "--yes", "--drop-heartbeat").exit(), "already done");
+    }
+
+    /** A session that read the heartbeat table and stays open: teardown gives up within --lock-timeout, dropping nothing. */
+    @Test void aTableInUseStopsItWithinTheLockTimeoutAndNothingIsDropped() throws Exception {
+        String db = shop();
+        Pg.sql(db, "SET ROLE " + Pg.OWNER, "CREATE TABLE public.airbyte_heartbeat (id int PRIMARY KEY, at timestamptz)");
+        setup(db, "teardown_busy");
+        try (Connection reader = Pg.superuser(db)) {
+            reader.setAutoCommit(false);
+            reader.createStatement().executeQuery("SELECT count(*) FROM public.airbyte_heartbeat").close();
+            Pg.Run r = teardown(db, "teardown_busy", "--yes", "--drop-heartbeat", "--lock-timeout", "300ms");
+            assertEquals(4, r.exit(), r.all());
+            assertTrue(r.err().contains("could not take a lock within lock_timeout"), r.err());
+            reader.rollback();
+        }
+        assertEquals(List.of("airbyte_publication"), publications(db));
+        assertEquals(List.of("teardown_busy"), slots("teardown_busy"));
+        assertEquals("1", Pg.value(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'airbyte_heartbeat'"));
+        assertEquals(0, teardown(db, "teardown_busy", "--yes", "--drop-heartbeat", "--lock-timeout", "300ms").exit());
+        assertEquals(List.of(), publications(db));
     }
 
     @Test void aHeartbeatNameInTwoSchemasIsBadInputAndNothingChanges() throws Exception {
