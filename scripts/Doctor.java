@@ -47,8 +47,9 @@ class Doctor implements Callable<Integer> {
     @Option(names = "--publication", defaultValue = "airbyte_publication", description = "Default: ${DEFAULT-VALUE}.")
     String publication = "airbyte_publication";
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Default: ${DEFAULT-VALUE}.") String slot = "airbyte_slot";
-    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", description = "The heartbeat table that keeps an "
-            + "idle database's slot moving, looked for in the publication in any schema (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--heartbeat-table", defaultValue = "airbyte_heartbeat", paramLabel = "[SCHEMA.]TABLE", description = "The "
+            + "heartbeat table that keeps an idle database's slot moving, looked for in the publication (without a schema: "
+            + "in any schema) (default: ${DEFAULT-VALUE}).")
     String heartbeatTable = "airbyte_heartbeat";
     @Option(names = "--deep", description = "Also peek at one change of the slot (only while no client reads it) to catch "
             + "a slot made before its publication, which fails for ever with \"publication ... does not exist\".") boolean deep;
@@ -85,7 +86,7 @@ class Doctor implements Callable<Integer> {
     List<Runbook.Step> validate() {
         Runbook.slotName(slot);
         Runbook.name("--publication", publication);
-        Runbook.name("--heartbeat-table", heartbeatTable);
+        Runbook.tableName("--heartbeat-table", heartbeatTable);
         Runbook.duration("--peek-timeout", peekTimeout);
         List<Runbook.Step> steps = setup().steps();
         // create-slot's own validation refuses a pooler host; doctor reports it instead (check-wal's warning).

@@ -28,7 +28,8 @@ final class DoctorSlot {
                    pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn), pg_size_pretty(pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)),
                    coalesce(current_setting('neon.endpoint_id', true), '') <> '',
                    (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
-                   EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = ? AND t.tablename = ?),
+                   EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = ? AND t.tablename = ?
+                                   AND t.schemaname = coalesce(?, t.schemaname)),
                    pg_size_bytes(current_setting('wal_segment_size'))
               FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
               LEFT JOIN pg_replication_slots s ON s.slot_name = ?
@@ -37,9 +38,11 @@ final class DoctorSlot {
     void slot() throws SQLException {
         String s = d.slot, drop = "SELECT pg_drop_replication_slot(" + Runbook.literal(s) + ");";
         try (PreparedStatement ps = c.prepareStatement(SLOT)) {
+            String[] heartbeat = Runbook.tableName("--heartbeat-table", d.heartbeatTable);
             ps.setString(1, d.publication);
-            ps.setString(2, d.heartbeatTable);
-            ps.setString(3, s);
+            ps.setString(2, heartbeat[1]);
+            ps.setString(3, heartbeat[0]);
+            ps.setString(4, s);
             try (var rs = ps.executeQuery()) {
                 rs.next();
                 if (!rs.getBoolean(1)) return; // create-slot's plan is the failure and the fix
@@ -119,14 +122,16 @@ final class DoctorSlot {
      * WAL segment behind is what any write leaves between two syncs (setup's own included), so not worth a warning.
      */
     private void heartbeat(long lag, String lagPretty, boolean heartbeatPublished, long segment) {
-        String t = Runbook.ident(d.heartbeatTable);
+        String[] name = Runbook.tableName("--heartbeat-table", d.heartbeatTable);
+        String t = name[0] == null ? Runbook.ident(name[1]) : Runbook.qualified(name[0], name[1]);
         if (heartbeatPublished) d.add("slot", Runbook.Finding.ok("heartbeat", "heartbeat table " + t + " is in the publication"));
         else if (lag > 0 && lag < segment) d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all but "
                 + lagPretty + " of the WAL, less than one WAL segment"));
         else if (lag > 0) d.add("slot", Runbook.Finding.warn("heartbeat", "what the slot has confirmed is " + lagPretty
                 + " behind the server's WAL, and no heartbeat table " + t + " is in the publication: while the published "
                 + "tables sit idle, a later sync can fail with \"Saved offset is before replication slot's confirmed lsn\"",
-                d.publicationCommand() + " --heartbeat"));
+                d.publicationCommand() + " --heartbeat" + (d.heartbeatTable.equals("airbyte_heartbeat") ? ""
+                        : " --heartbeat-table " + Doctor.shell(d.heartbeatTable))));
         else d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all the WAL there is"));
     }
 

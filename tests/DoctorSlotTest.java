@@ -228,5 +228,11 @@ class DoctorSlotTest {
                 "ALTER PUBLICATION airbyte_publication ADD TABLE ops.airbyte_heartbeat");
         Pg.Run after = doctor(db, "--table", "public.customers", "--table", "public.orders");
         assertEquals("ok", status(after, "slot", "heartbeat"), after.out());
+        // with a schema, the name is looked for in that schema only, and the fix names it
+        Pg.Run named = doctor(db, "--table", "public.customers", "--table", "public.orders", "--heartbeat-table", "ops.airbyte_heartbeat");
+        assertEquals("ok", status(named, "slot", "heartbeat"), named.out());
+        Pg.Run elsewhere = doctor(db, "--table", "public.customers", "--table", "public.orders", "--heartbeat-table", "public.airbyte_heartbeat");
+        assertEquals("warn", status(elsewhere, "slot", "heartbeat"), elsewhere.out());
+        assertTrue(DoctorTest.fix(elsewhere, "slot", "heartbeat").endsWith(" --heartbeat --heartbeat-table public.airbyte_heartbeat"), elsewhere.out());
     }
 }
