@@ -67,6 +67,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
     public Runbook.Assessment assess(Connection c) throws SQLException {
         List<Runbook.Finding> f = new ArrayList<>();
         String waitsFor; // the open transactions that have written, whom a new slot waits for
+        boolean neon;
         try (var st = c.prepareStatement(QUERY)) {
             st.setString(1, publication);
             st.setString(2, slot);
@@ -76,7 +77,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                 String database = rs.getString(7), thisDatabase = rs.getString(10);
                 boolean exists = type != null, temporary = rs.getBoolean(8), active = rs.getBoolean(9);
                 boolean publicationExists = rs.getBoolean(11), canReplicate = rs.getBoolean(12);
-                boolean neon = rs.getBoolean(13) || db.target().isNeonHost();
+                neon = rs.getBoolean(13) || db.target().isNeonHost();
                 int free = rs.getInt(2) - rs.getInt(3);
                 // Who a new slot would wait for, oldest first (backend_xid is shown to every role; what they run is not).
                 List<String> writing = List.of((String[]) rs.getArray(14).getArray());
@@ -123,7 +124,7 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
             }
         }
         f.add(Runbook.Finding.ok("retention", "a slot keeps WAL until its reader confirms it: connect Airbyte soon, and "
-                + "drop the slot if you stop syncing" + (db.target().isNeonHost() ? "; Neon drops a slot that has not "
+                + "drop the slot if you stop syncing" + (neon ? "; Neon drops a slot that has not "
                 + "advanced for about 40 hours" : "")));
         String sql = "SELECT pg_create_logical_replication_slot(" + Runbook.literal(slot) + ", 'pgoutput')";
         // A slot cannot be created in a transaction that has written: it runs on its own, in autocommit. It waits for

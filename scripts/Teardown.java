@@ -91,7 +91,9 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                    a.usename, a.application_name, host(a.client_addr),
                    p.oid IS NOT NULL, pg_get_userbyid(p.pubowner), pg_has_role(current_user, p.pubowner, 'USAGE'),
                    (SELECT count(*) FROM pg_publication_rel r WHERE r.prpubid = p.oid),
-                   h.schemas, h.kinds, h.owners, h.owned
+                   h.schemas, h.kinds, h.owners, h.owned,
+                   ARRAY(SELECT o.slot_name::text FROM pg_replication_slots o
+                          WHERE o.database = current_database() AND o.plugin = 'pgoutput' ORDER BY 1)
               FROM (SELECT 1) one
               LEFT JOIN pg_replication_slots s ON s.slot_name = ?
               LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid
@@ -121,7 +123,12 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                 boolean canReplicate = rs.getBoolean(2);
 
                 // The slot.
-                if (!rs.getBoolean(3)) f.add(Runbook.Finding.ok("slot", "no slot " + slot + ": nothing to drop"));
+                List<String> others = List.of((String[]) rs.getArray(23).getArray());
+                if (!rs.getBoolean(3) && !others.isEmpty())
+                    f.add(Runbook.Finding.warn("slot", "no slot " + slot + ", but this database has pgoutput slot(s) "
+                            + Runbook.few(others, ", ") + ": if one is Airbyte's, it stays and keeps holding WAL",
+                            "run teardown with --slot " + others.get(0) + " to drop it too"));
+                else if (!rs.getBoolean(3)) f.add(Runbook.Finding.ok("slot", "no slot " + slot + ": nothing to drop"));
                 else {
                     String type = rs.getString(4), plugin = rs.getString(5), database = rs.getString(6);
                     boolean active = rs.getBoolean(8);

@@ -31,6 +31,19 @@ class CreateSlotTest {
         assertEquals(1, slots().size());
     }
 
+    /** Neon, known by its setting whatever the host name (a custom domain, a tunnel): the retention line gives Neon's rule. */
+    @Test void onNeonKnownByItsSettingTheRetentionLineGivesNeonsRule() throws Exception {
+        String neon = Pg.freshDatabase("slot_neon");
+        Pg.sql(neon, "CREATE TABLE public.t (id int PRIMARY KEY)", "CREATE PUBLICATION airbyte_publication FOR TABLE public.t");
+        Pg.sql("postgres", "ALTER DATABASE " + neon + " SET neon.endpoint_id = 'ep-custom-domain-123456'");
+        for (String database : List.of(db, neon)) {
+            Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(database), "--dry-run", "--json");
+            assertEquals(0, r.exit(), r.all());
+            String retention = DoctorTest.finding(r, "create-slot", "retention").get("message").asText();
+            assertEquals(database.equals(neon), retention.contains("Neon drops a slot"), retention);
+        }
+    }
+
     @Test void dryRunCreatesNothingAndPrintsTheSql() throws Exception {
         Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", "s_dry", "--dry-run");
         assertEquals(0, r.exit(), r.all());

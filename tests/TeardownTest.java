@@ -214,6 +214,20 @@ class TeardownTest {
         assertEquals(List.of(), publications(db));
     }
 
+    /** A mistyped --slot: the publication goes, the real slot stays, and the warning names it with the command to drop it. */
+    @Test void aSlotNameThatIsNotThereWarnsOfThePgoutputSlotsThatAre() throws Exception {
+        String db = shop();
+        setup(db, "teardown_real");
+        Pg.Run r = teardown(db, "teardown_typo", "--yes", "--json");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(List.of(), publications(db));
+        assertEquals(List.of("teardown_real"), slots("teardown_real"));
+        assertEquals("warn", DoctorTest.status(r, "teardown", "slot"), r.out());
+        assertEquals("run teardown with --slot teardown_real to drop it too", DoctorTest.fix(r, "teardown", "slot"));
+        assertEquals(0, teardown(db, "teardown_real", "--yes").exit());
+        assertEquals(List.of(), slots("teardown_real"));
+    }
+
     @Test void aHeartbeatNameInTwoSchemasIsBadInputAndNothingChanges() throws Exception {
         String db = shop();
         Pg.sql(db, "SET ROLE " + Pg.OWNER, "CREATE TABLE public.airbyte_heartbeat (id int)", "CREATE TABLE sales.airbyte_heartbeat (id int)");
