@@ -169,12 +169,18 @@ final class DoctorChecks {
             }
         }
         if (leftOut.isEmpty()) return;
-        List<CreatePublication.Rel> out = CreatePublication.details(c, leftOut).stream().filter(r -> r.level() == 0).toList();
+        List<CreatePublication.Rel> leftRels = CreatePublication.details(c, leftOut);
+        List<CreatePublication.Rel> out = leftRels.stream().filter(r -> r.level() == 0).toList();
+        // Published without a replica identity, a table's UPDATE and DELETE fail: create-publication deals with that.
+        List<CreatePublication.Rel> noIdentity = leftRels.stream().filter(r -> r.leaf() && (r.ident().equals("n")
+                || r.ident().equals("d") && !r.pk())).toList();
+        String command = d.publicationCommand() + out.stream().map(r -> " --table " + Doctor.shell(tableArg(r))).reduce("", String::concat);
         d.add("publication", Runbook.Finding.warn("left out", out.size() + " table(s) of the schemas are not in " + p
-                + ": Airbyte syncs them as full refresh only: " + CreatePublication.list(out),
-                new Runbook.Plan(CreatePublication.listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", out, ""), false).script()
-                        + "-- or: "
-                + d.publicationCommand() + out.stream().map(r -> " --table " + Doctor.shell(tableArg(r))).reduce("", String::concat)));
+                + ": Airbyte syncs them as full refresh only: " + CreatePublication.list(out), noIdentity.isEmpty()
+                ? new Runbook.Plan(CreatePublication.listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", out, ""), false).script()
+                        + "-- or: " + command
+                : command + "\n(it asks how to give a replica identity to those without a primary key, whose UPDATE and "
+                        + "DELETE would fail once published: " + CreatePublication.list(noIdentity) + ")"));
     }
 
     /** A table as --table takes it: each part double-quoted when it holds a dot or a quote. */
