@@ -70,6 +70,9 @@ final class Target {
         if (t.user == null) t.user = o.env.getOrDefault("PGUSER", System.getProperty("user.name"));
         if (t.database == null) t.database = o.env.getOrDefault("PGDATABASE", t.user);
         if (t.password == null) t.password = o.env.get("PGPASSWORD");
+        if (o.password != null && o.password.length == 0 && t.password == null)
+            throw Runbook.badInput("--password read no password" + (Runbook.terminal() ? "" : ": there is no terminal to "
+                    + "prompt on") + "; give it through $PGPASSWORD or ~/.pgpass instead");
         Runbook.secret(t.password);
         if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", t.isLocal() ? "disable" : "require");
         if (!SSL_MODES.contains(t.sslmode))

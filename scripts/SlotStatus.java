@@ -85,14 +85,14 @@ class SlotStatus implements Callable<Integer> {
         out.json = json;
         long threshold = bytes("--warn-at", warnAt);
         if (slot != null) Runbook.slotName(slot);
-        if (watch != null && watch < 0) throw Runbook.badInput("--watch " + watch + ": give a number of seconds, 0 or more");
+        if (watch != null && watch < 1) throw Runbook.badInput("--watch " + watch + ": give a number of seconds, 1 or more");
         boolean terminal = Runbook.terminal();
         try (Connection c = db.connect()) {
             int exit = Runbook.OK;
             for (int n = 1; ; n++) {
                 if (watch != null && !out.json) {
                     if (terminal) System.out.print("\u001b[H\u001b[2J");
-                    System.out.println("every " + watch + " s, Ctrl-C to stop: " + java.time.LocalTime.now().withNano(0));
+                    System.out.println("every " + watch + " s, Ctrl-C to stop: " + java.time.LocalTime.now().format(java.time.format.DateTimeFormatter.ofPattern("HH:mm:ss")));
                 }
                 exit = refresh(c, threshold);
                 System.out.flush();

@@ -286,6 +286,7 @@ class BadInputTest {
         cases.add(row("check-wal", 2, List.of("--connect-timeout", "1 to 3600"), "--url", url, "--connect-timeout", "-5"));
         cases.add(row("check-wal", 2, List.of("--wait", "negative"), "--url", url, "--wait", "-1"));
         cases.add(row("slot-status", 2, List.of("--watch"), "--url", url, "--watch", "-1"));
+        cases.add(row("slot-status", 2, List.of("--watch", "1 or more"), "--url", url, "--watch", "0"));
         cases.add(row("teardown", 2, List.of("--revoke needs --role"), "--url", url, "--revoke"));
         cases.add(row("check-wal", 2, List.of("--yes", "--enable"), "--url", url, "--yes"));
         cases.add(row("check-wal", 2, List.of("--timeout", "--enable"), "--url", url, "--timeout", "60"));

@@ -106,6 +106,9 @@ class LauncherTest {
         Result r = jbang(java.util.Map.of("PGPASSFILE", pgpass.toString()), "check-wal", "--url", url);
         assertEquals(0, r.exit(), r.out() + r.err());
         assertEquals(3, jbang("check-wal", "--url", url, "--wait", "0").exit(), "without the file there is no password");
+        Result prompt = jbang("check-wal", "--url", url, "--password"); // no terminal: stdin is closed
+        assertEquals(2, prompt.exit(), prompt.out() + prompt.err());
+        assertTrue(prompt.err().contains("no terminal to prompt on") && prompt.err().contains("PGPASSWORD"), prompt.err());
     }
 
     /**
