@@ -25,7 +25,12 @@ import picocli.CommandLine.Option;
                 "  NEON_API_KEY=... jbang allow-airbyte-ips --project-id old-fire-32990194 --region us --dry-run",
                 "  NEON_API_KEY=... jbang allow-airbyte-ips --project-id old-fire-32990194 --region eu",
                 "  NEON_API_KEY=... jbang allow-airbyte-ips --url \"$DATABASE_URL\" --region all      # the project found by its endpoint",
-                NeonApi.API_EXIT_CODES})
+                "%nExit codes:",
+                "  0  the allowlist holds Airbyte's addresses (added now, or already there)",
+                "  1  not done: the allowlist is empty (everyone may connect) and --restrict was not given, or the list read back lacks an address",
+                "  2  bad input: an option; NEON_API_KEY not set; the project not found (404)",
+                "  3  Neon's API unreachable, timed out, not JSON, busy after retries (423, 503), or the key refused (401)",
+                "  4  Neon's API refused the request (403, other errors)"})
 class AllowAirbyteIps implements Callable<Integer> {
     @Mixin Runbook.Output out = new Runbook.Output();
     @Mixin NeonApi.Options neon = new NeonApi.Options();
