@@ -66,6 +66,9 @@ final class AirbyteApi {
         String base() {
             if (apiUrl == null || apiUrl.isBlank()) return CLOUD;
             String u = apiUrl.strip().replaceFirst("/+$", "");
+            if (u.matches("(?s)[^/]*//[^/]*@.*")) // shown in requests and errors, where a password must not be
+                throw Runbook.badInput("--api-url holds a user or password: leave them out and give AIRBYTE_API_TOKEN "
+                        + "(or AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET) instead");
             return u.endsWith("/v1") ? u : u + "/api/public/v1";
         }
 
@@ -95,8 +98,9 @@ final class AirbyteApi {
             return new AirbyteApi(http);
         }
 
-        /** Exit 2 unless the environment has a client id and secret, or a token. */
+        /** Exit 2 unless the environment has a client id and secret, or a token, and --api-url holds neither. */
         void requireCredentials() {
+            base();
             String id = get("AIRBYTE_CLIENT_ID"), secret = get("AIRBYTE_CLIENT_SECRET");
             if (id != null && secret != null || get("AIRBYTE_API_TOKEN") != null) return;
             throw Runbook.badInput(id != null || secret != null

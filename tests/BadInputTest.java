@@ -295,6 +295,7 @@ class BadInputTest {
         cases.add(row("airbyte-source", 2, List.of("--ca-cert", "badinput-none.pem", "no such file"), "--url", url, "--sslmode", "verify-full", "--ca-cert", "badinput-none.pem"));
         cases.add(row("airbyte-source", 2, List.of("--ip-allowlist", "'mars'", "us, eu, all"), "--ip-allowlist", "mars"));
         cases.add(row("airbyte-source --create", 2, List.of("--workspace-id"), "--url", url, "--workspace-id", INJECT_QUOTE));
+        cases.add(row("airbyte-source --create", 2, List.of("--api-url", "user or password"), "--url", url, "--api-url", "http://admin:Pa55word@localhost:1"));
         cases.add(row("allow-airbyte-ips", 2, List.of("--region", "'mars'", "us, eu, all"), "--region", "mars"));
         cases.add(row("allow-airbyte-ips", 2, List.of("--project-id", "DROP TABLE t"), "--project-id", INJECT_QUOTE));
         cases.add(row("allow-airbyte-ips", 2, List.of("--project-id", "'); DROP"), "--project-id", INJECT_LITERAL));
