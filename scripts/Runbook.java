@@ -270,11 +270,13 @@ final class Runbook {
     /** Passwords, API keys and tokens read so far; only an error nobody foresaw is printed through {@link #redact}. */
     private static final java.util.Set<String> SECRETS = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    /** A value never to be printed, as given and percent-encoded (as it sits in a URL). */
+    /** A value never to be printed: as given, percent-encoded (as it sits in a URL) and escaped in a JSON string. */
     static void secret(String value) {
         if (value == null || value.length() < 3) return;
         SECRETS.add(value);
         SECRETS.add(java.net.URLEncoder.encode(value, StandardCharsets.UTF_8));
+        SECRETS.add(value.replace("\\", "\\\\").replace("\"", "\\\"").replace("/", "\\/"));
+        SECRETS.add(value.replace("\\", "\\\\").replace("\"", "\\\""));
     }
 
     /** {@code s} with every registered secret shown as ****, the longest first (one may hold another). */

@@ -217,6 +217,15 @@ class SecretsTest {
         assertEquals(5432, d.target().port);
     }
 
+    /** An API that echoes a secret in a JSON error body escapes its quotes and backslashes: hidden all the same. */
+    @Test void aSecretIsHiddenAlsoAsAJsonStringHoldsIt() throws Exception {
+        String secret = "Js\"on\\Pw/" + java.util.UUID.randomUUID();
+        Runbook.secret(secret);
+        for (String body : List.of(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("error", "bad key " + secret)),
+                "{\"error\":\"bad key " + secret.replace("\\", "\\\\").replace("\"", "\\\"").replace("/", "\\/") + "\"}"))
+            assertEquals("{\"error\":\"bad key ****\"}", Runbook.redact(body), body);
+    }
+
     /** A connection string given without --url (as psql takes it) is refused without echoing its password. */
     @Test void aUrlWithoutUrlIsRefusedWithoutShowingItsPassword() {
         for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Setup(), new Teardown())) {
