@@ -86,10 +86,11 @@ class Bench implements Callable<Integer> {
         Pg.sql("postgres", "CREATE ROLE " + AIRBYTE + " LOGIN REPLICATION");
         proxy = new LatencyProxy(Pg.port(), rttMs, trace ? System.err : null);
         progress("warming up (not measured) ...");
-        measure(1, 10);
+        Db warm = create(1, 10);
+        runSteps(warm, "_warm");
+        Pg.sql("postgres", "DROP DATABASE " + warm.name() + " WITH (FORCE)");
         Map<String, Result> results = new LinkedHashMap<>();
-        for (int layout : layouts)
-            for (int size : sizes) measure(layout, size).forEach((step, r) -> results.put(key(step, layout, size), r));
+        for (int layout : layouts) results.putAll(measure(layout));
 
         int growing = report(results);
         if (startupRuns > 0) new Startup(Pg.repoRoot(), startupRuns).run();
@@ -100,36 +101,52 @@ class Bench implements Callable<Integer> {
     static String key(String step, int layout, int size) { return step + "/" + layout + "/" + size; }
 
     /**
-     * Makes a database of {@code size} tables over {@code layout} schemas, then {@code runs} times: runs every step
-     * on copies of it (setup on a copy of its own) and drops them. Per step: the median wall time, the most round trips.
+     * Makes a database of each size over {@code layout} schemas, then {@code runs} times, the sizes in turn: runs every
+     * step on copies of each (setup on a copy of its own). The sizes alternate so that a slow spell of the machine
+     * weighs on all of them alike, not on the one measured then. Per step and size: the median wall time, the most
+     * round trips.
      */
-    Map<String, Result> measure(int layout, int size) throws Exception {
-        long t0 = System.nanoTime();
-        Db template = create(layout, size);
-        progress(String.format("  %,d tables in %d schema(s): made in %.1f s", size, template.schemas().size(), (System.nanoTime() - t0) / 1e9));
-        Map<String, List<Result>> all = new LinkedHashMap<>();
-        for (int i = 1; i <= runs; i++) {
-            Db db = copy(template, "_" + i), fresh = copy(template, "_" + i + "_setup");
-            for (Step step : STEPS) {
-                Result r = run(step, step.freshCopy() ? fresh : db);
-                all.computeIfAbsent(step.name(), k -> new ArrayList<>()).add(r);
-                progress(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
-                        r.connections(), r.wallMs(), r.exit() == 0 ? "" : "  EXIT " + r.exit()));
-            }
-            for (Db d : List.of(db, fresh)) {
-                Pg.sql(d.name(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()");
-                Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
-            }
+    Map<String, Result> measure(int layout) throws Exception {
+        Map<Integer, Db> templates = new LinkedHashMap<>();
+        for (int size : sizes) {
+            long t0 = System.nanoTime();
+            templates.put(size, create(layout, size));
+            progress(String.format("  %,d tables in %d schema(s): made in %.1f s", size, templates.get(size).schemas().size(),
+                    (System.nanoTime() - t0) / 1e9));
         }
-        if (size == sizes.get(sizes.size() - 1)) serverAlone.put(layout, publicationAlone(template));
-        Pg.sql("postgres", "DROP DATABASE " + template.name() + " WITH (FORCE)");
+        Map<String, List<Result>> all = new LinkedHashMap<>();
+        for (int i = 1; i <= runs; i++)
+            for (int size : sizes) {
+                progress(String.format("  run %d, %,d tables in %d schema(s):", i, size, templates.get(size).schemas().size()));
+                runSteps(templates.get(size), "_" + i).forEach((step, r) -> all.computeIfAbsent(key(step, layout, size),
+                        k -> new ArrayList<>()).add(r));
+            }
+        serverAlone.put(layout, publicationAlone(templates.get(sizes.get(sizes.size() - 1))));
+        for (Db t : templates.values()) Pg.sql("postgres", "DROP DATABASE " + t.name() + " WITH (FORCE)");
         Map<String, Result> out = new LinkedHashMap<>();
-        all.forEach((step, rs) -> {
+        all.forEach((key, rs) -> {
             List<Long> walls = rs.stream().map(Result::wallMs).sorted().toList();
-            out.put(step, new Result(rs.stream().mapToLong(Result::roundTrips).max().orElseThrow(),
+            out.put(key, new Result(rs.stream().mapToLong(Result::roundTrips).max().orElseThrow(),
                     rs.stream().mapToLong(Result::connections).max().orElseThrow(), walls.get(walls.size() / 2),
                     rs.stream().mapToInt(Result::exit).filter(e -> e != 0).findFirst().orElse(0)));
         });
+        return out;
+    }
+
+    /** Every step once, on copies of the template (setup on one of its own), dropped afterwards. */
+    Map<String, Result> runSteps(Db template, String suffix) throws Exception {
+        Db db = copy(template, suffix), fresh = copy(template, suffix + "_setup");
+        Map<String, Result> out = new LinkedHashMap<>();
+        for (Step step : STEPS) {
+            Result r = run(step, step.freshCopy() ? fresh : db);
+            out.put(step.name(), r);
+            progress(String.format("    %-20s %4d round trips %4d connection(s) %7d ms%s", step.name(), r.roundTrips(),
+                    r.connections(), r.wallMs(), r.exit() == 0 ? "" : "  EXIT " + r.exit()));
+        }
+        for (Db d : List.of(db, fresh)) {
+            Pg.sql(d.name(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()");
+            Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
+        }
         return out;
     }
 
