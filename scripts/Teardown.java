@@ -245,8 +245,8 @@ class Teardown implements Callable<Integer>, Runbook.Step {
             if (!terminal()) {
                 List<Runbook.Finding> f = new ArrayList<>(preview.findings());
                 f.add(Runbook.Finding.fail("confirmation", "nothing changed: there is no terminal to confirm on",
-                        "run again with --yes to drop the above"));
-                printDryRun(new Runbook.Outcome(name(), Runbook.NOT_READY, f, preview.plan(), false));
+                        "run again with --yes to drop the above, which runs:\n" + preview.plan().script().strip()));
+                print(new Runbook.Outcome(name(), Runbook.NOT_READY, f, Runbook.Plan.none(), false));
                 System.err.println("teardown: nothing changed: no terminal to ask for confirmation; run again with --yes "
                         + "to drop what is listed above");
                 return Runbook.NOT_READY;
