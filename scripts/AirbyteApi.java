@@ -83,7 +83,7 @@ final class AirbyteApi {
             http.attempts = attempts;
             http.backoffMillis = backoffMillis;
             if (id != null && secret != null) {
-                Runbook.secret(secret);
+                Secrets.add(secret);
                 http.explain = (status, request, message) -> status == 401 || status == 403 ? new Runbook.Failure(
                         Runbook.CANNOT_CONNECT, "Airbyte refused AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (HTTP " + status
                         + "): check them in Airbyte > Settings > Applications (and --api-url for a self-managed Airbyte)") : null;
@@ -190,7 +190,7 @@ final class AirbyteApi {
             Progress.line("checked as Airbyte does: " + String.join("; ", checked.findings().stream().map(Runbook.Finding::message).toList()));
         }
         AirbyteApi api = o.connect();
-        Runbook.secret((String) configuration.get("password"));
+        Secrets.add((String) configuration.get("password"));
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("sourceType", "postgres");
         config.putAll(configuration);

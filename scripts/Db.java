@@ -73,7 +73,7 @@ final class Target {
         if (o.password != null && o.password.length == 0 && t.password == null)
             throw Runbook.badInput("--password read no password" + (Runbook.terminal() ? "" : ": there is no terminal to "
                     + "prompt on") + "; give it through $PGPASSWORD or ~/.pgpass instead");
-        Runbook.secret(t.password);
+        Secrets.add(t.password);
         if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", t.isLocal() ? "disable" : "require");
         if (!SSL_MODES.contains(t.sslmode))
             throw Runbook.badInput("--sslmode '" + t.sslmode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
@@ -105,7 +105,7 @@ final class Target {
             String info = authority.substring(0, at);
             int colon = info.indexOf(':');
             user = decode(colon < 0 ? info : info.substring(0, colon));
-            if (colon >= 0) Runbook.secret(info.substring(colon + 1)); // as written, before decoding can fail on it
+            if (colon >= 0) Secrets.add(info.substring(colon + 1)); // as written, before decoding can fail on it
             if (colon >= 0) password = decode(info.substring(colon + 1));
         }
         String hostPort = at >= 0 ? authority.substring(at + 1) : authority;

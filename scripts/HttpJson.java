@@ -19,7 +19,7 @@ import java.util.Set;
  * JSON over HTTP for the Neon and Airbyte includes (java.net.http, no SDK): a bearer token, a timeout per request,
  * bounded retries with backoff for the statuses an API calls safe to retry, and one-line errors with exit codes.
  * Secrets stay out of every message: request headers are never put in one, and whatever the server says back is
- * redacted of the token and of every value registered with {@link Runbook#secret}.
+ * redacted of the token and of every value registered with {@link Secrets#add}.
  */
 final class HttpJson {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -61,7 +61,7 @@ final class HttpJson {
             throw Runbook.badInput("the " + service + " key or token holds a space or a character an HTTP header cannot "
                     + "carry: copy it again");
         bearer = token;
-        Runbook.secret(token);
+        Secrets.add(token);
     }
 
     /** A path segment or query value, percent-encoded. */
@@ -156,7 +156,7 @@ final class HttpJson {
 
     /** What a server said, without any secret (even one it echoes) or bearer token. */
     static String redact(String s) {
-        return Runbook.redact(s).replaceAll("(?i)(bearer\\s+)\\S+", "$1****");
+        return Secrets.redact(s).replaceAll("(?i)(bearer\\s+)\\S+", "$1****");
     }
 
     private static byte[] bytes(Object body) {

@@ -3,7 +3,7 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS org.postgresql:postgresql:42.7.10
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
-//SOURCES Db.java Progress.java
+//SOURCES Db.java Progress.java Secrets.java
 
 import java.nio.charset.StandardCharsets;
 import java.sql.BatchUpdateException;
@@ -265,30 +265,6 @@ final class Runbook {
         return new Sql("SET " + (local ? "LOCAL " : "") + "lock_timeout = " + literal(duration("--lock-timeout", value)), null);
     }
 
-    // ---- secrets ----------------------------------------------------------------------------------------
-
-    /** Passwords, API keys and tokens read so far; only an error nobody foresaw is printed through {@link #redact}. */
-    private static final java.util.Set<String> SECRETS = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-    /** A value never to be printed: as given, percent-encoded (as it sits in a URL) and escaped in a JSON string. */
-    static void secret(String value) {
-        if (value == null || value.length() < 3) return;
-        SECRETS.add(value);
-        SECRETS.add(java.net.URLEncoder.encode(value, StandardCharsets.UTF_8));
-        SECRETS.add(value.replace("\\", "\\\\").replace("\"", "\\\"").replace("/", "\\/"));
-        SECRETS.add(value.replace("\\", "\\\\").replace("\"", "\\\""));
-    }
-
-    /** {@code s} with every registered secret shown as ****, the longest first (one may hold another). */
-    static String redact(String s) {
-        if (s == null) return null;
-        for (String secret : SECRETS.stream().sorted((a, b) -> b.length() - a.length()).toList()) s = s.replace(secret, "****");
-        return s;
-    }
-
-    /** {@code s} with the password of any URL in it (user:password@) shown as ****: what was typed but never read. */
-    static String hideUrlPasswords(String s) { return redact(s.replaceAll("(://[^/?#@\\s:]*:)\\S*@", "$1****@")); }
-
     /** The first five, then a count: a message stays one readable line with 10,000 names. */
     static String few(List<String> items, String separator) {
         int shown = 5;
@@ -471,7 +447,7 @@ final class Runbook {
         });
         cmd.setParameterExceptionHandler((ex, args) -> {
             boolean url = ex instanceof CommandLine.UnmatchedArgumentException u && u.getUnmatched().stream().anyMatch(a -> a.contains("://"));
-            ex.getCommandLine().getErr().println(hideUrlPasswords(ex.getCommandLine().getCommandName() + ": " + ex.getMessage()
+            ex.getCommandLine().getErr().println(Secrets.hideUrlPasswords(ex.getCommandLine().getCommandName() + ": " + ex.getMessage()
                     + (url ? " (a connection string goes after --url)" : " (see --help)")));
             return BAD_INPUT;
         });
@@ -493,14 +469,14 @@ final class Runbook {
 
     /**
      * A bug or an error nobody foresaw: one line, and with RUNBOOK_DEBUG the stack trace. Both pass through
-     * {@link #redact}, as whatever threw may have put a password or a key in its message.
+     * {@link Secrets#redact}, as whatever threw may have put a password or a key in its message.
      */
     static void unexpected(String command, Throwable ex, java.io.PrintWriter err, boolean stackTrace) {
-        err.println(redact(command + ": unexpected error: " + ex.getClass().getSimpleName() + ": " + firstLine(ex.getMessage())));
+        err.println(Secrets.redact(command + ": unexpected error: " + ex.getClass().getSimpleName() + ": " + firstLine(ex.getMessage())));
         if (stackTrace) {
             java.io.StringWriter trace = new java.io.StringWriter();
             ex.printStackTrace(new java.io.PrintWriter(trace));
-            err.print(redact(trace.toString()));
+            err.print(Secrets.redact(trace.toString()));
         }
         err.flush();
     }

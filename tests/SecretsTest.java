@@ -220,10 +220,10 @@ class SecretsTest {
     /** An API that echoes a secret in a JSON error body escapes its quotes and backslashes: hidden all the same. */
     @Test void aSecretIsHiddenAlsoAsAJsonStringHoldsIt() throws Exception {
         String secret = "Js\"on\\Pw/" + java.util.UUID.randomUUID();
-        Runbook.secret(secret);
+        Secrets.add(secret);
         for (String body : List.of(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Map.of("error", "bad key " + secret)),
                 "{\"error\":\"bad key " + secret.replace("\\", "\\\\").replace("\"", "\\\"").replace("/", "\\/") + "\"}"))
-            assertEquals("{\"error\":\"bad key ****\"}", Runbook.redact(body), body);
+            assertEquals("{\"error\":\"bad key ****\"}", Secrets.redact(body), body);
     }
 
     /** A connection string given without --url (as psql takes it) is refused without echoing its password. */
