@@ -71,7 +71,7 @@ final class DoctorSlot {
                 else d.add("slot", Runbook.Finding.ok("wal", "holds " + rs.getString(11) + " of WAL (wal_status " + walStatus + ")"));
                 if (lost || !usable) return; // an unusable slot is create-slot's failure
                 if (d.deep) peek(active, canPeek, resync);
-                heartbeat(rs.getLong(12), rs.getString(13), rs.getBoolean(16), rs.getLong(17));
+                heartbeat(heartbeat, rs.getLong(12), rs.getString(13), rs.getBoolean(16), rs.getLong(17));
             }
         }
     }
@@ -121,8 +121,7 @@ final class DoctorSlot {
      * Behind the server's WAL with nothing of Airbyte's own in the publication: the idle-database trap. Less than a
      * WAL segment behind is what any write leaves between two syncs (setup's own included), so not worth a warning.
      */
-    private void heartbeat(long lag, String lagPretty, boolean heartbeatPublished, long segment) {
-        String[] name = Runbook.tableName("--heartbeat-table", d.heartbeatTable);
+    private void heartbeat(String[] name, long lag, String lagPretty, boolean heartbeatPublished, long segment) {
         String t = name[0] == null ? Runbook.ident(name[1]) : Runbook.qualified(name[0], name[1]);
         if (heartbeatPublished) d.add("slot", Runbook.Finding.ok("heartbeat", "heartbeat table " + t + " is in the publication"));
         else if (lag > 0 && lag < segment) d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all but "
