@@ -38,7 +38,8 @@ final class AirbyteApi {
     /** airbyte-source's options for --create. */
     static final class Options {
         @Option(names = "--create", description = "Create the source in Airbyte through its API (or update the one of the "
-                + "same name in the workspace), after Airbyte's own checks of slot, publication and role. Prints the source id.")
+                + "same name in the workspace), after checking the --schema names and Airbyte's own checks of slot, "
+                + "publication and role. Prints the source id.")
         boolean create;
         @Option(names = "--workspace-id", paramLabel = "ID", description = "With --create: the Airbyte workspace (the id in "
                 + "the workspace's URL).")
@@ -48,7 +49,8 @@ final class AirbyteApi {
         @Option(names = "--api-url", paramLabel = "URL", description = "With --create: a self-managed Airbyte, e.g. "
                 + "http://localhost:8000 (its API is <URL>/api/public/v1); default: Airbyte Cloud, " + CLOUD + ".")
         String apiUrl;
-        @Option(names = "--skip-checks", description = "With --create: do not check slot, publication and role first.")
+        @Option(names = "--skip-checks", description = "With --create: do not connect to the database to check the schemas, "
+                + "slot, publication and role first.")
         boolean skipChecks;
         @Option(names = "--dry-run", description = "With --create: check and look up, then print the request that would "
                 + "be sent (password masked); change nothing.")
@@ -143,28 +145,18 @@ final class AirbyteApi {
         }
     }
 
-    /** Not one of Airbyte's checks: Airbyte would accept the source, then find no tables in a schema that is not there. */
-    private static void requireSchemas(Connection c, Map<String, Object> configuration) throws SQLException {
-        @SuppressWarnings("unchecked") List<String> schemas = (List<String>) configuration.get("schemas");
-        try (var st = c.prepareStatement("SELECT ARRAY(SELECT s FROM unnest(?::text[]) s "
-                + "WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = s))")) {
-            st.setArray(1, c.createArrayOf("text", schemas.toArray()));
-            try (var rs = st.executeQuery()) {
-                rs.next();
-                String[] missing = (String[]) rs.getArray(1).getArray();
-                if (missing.length > 0) throw Runbook.badInput("--schema: no schema " + String.join(", ",
-                        java.util.Arrays.stream(missing).map(Runbook::ident).toList()) + " in database "
-                        + configuration.get("database") + ", where Airbyte would find no tables: check the name "
-                        + "(case-sensitive; \\dn lists them); nothing was sent");
-            }
-        }
-    }
+    /**
+     * A look-up of the command's own on the database, before Airbyte's checks on the same connection (airbyte-source:
+     * its --schema names); throws {@link Runbook.Failure} to stop before anything is sent.
+     */
+    interface DatabaseCheck { void run(Connection c) throws SQLException; }
 
     /**
-     * --create: checks (unless skipped), then POST /sources, or PATCH /sources/{id} when the workspace has a source
-     * of that name. Prints the source id on stdout; the password is only in the request body.
+     * --create: checks (unless skipped: {@code first}, then Airbyte's), then POST /sources, or PATCH /sources/{id}
+     * when the workspace has a source of that name. Prints the source id on stdout; the password is only in the
+     * request body.
      */
-    static int createSource(Options o, Db db, Map<String, Object> configuration) {
+    static int createSource(Options o, Db db, Map<String, Object> configuration, DatabaseCheck first) {
         if (o.workspaceId == null || !o.workspaceId.strip().matches("[A-Za-z0-9-]{1,64}"))
             throw Runbook.badInput("--create needs --workspace-id ID (the id in your Airbyte workspace's URL)");
         String workspace = o.workspaceId.strip();
@@ -174,11 +166,12 @@ final class AirbyteApi {
         if (!o.skipChecks) {
             Runbook.Outcome checked;
             try (Connection c = db.connect()) {
-                requireSchemas(c, configuration);
+                first.run(c);
                 @SuppressWarnings("unchecked") Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
                 String slot = (String) cdc.get("replication_slot"), publication = (String) cdc.get("publication");
                 checked = Runbook.runOn(c, new AirbyteCheck(db.target(), slot, publication, (String) configuration.get("username"),
-                        "jbang create-slot --slot " + slot, "jbang create-publication --publication " + publication), true);
+                        Invocation.current().other("create-slot", List.of("--slot", slot, "--publication", publication)),
+                        Invocation.current().other("create-publication", List.of("--publication", publication))), true);
             } catch (SQLException e) {
                 throw Runbook.refused(e, null);
             }
@@ -213,6 +206,7 @@ final class AirbyteApi {
             return Runbook.OK;
         }
         String id = api.http.need(api.http.send(method, path, body), "sourceId", method + " " + path).asText();
+        Interrupts.committed("the Airbyte source \"" + name + "\" (" + id + ") was " + (existing == null ? "created" : "updated"));
         Progress.line((existing == null ? "created" : "updated") + " the Airbyte source \"" + name + "\" in workspace " + workspace
                 + (existing == null ? "" : " (it existed: updated, not duplicated)") + "; test it in Airbyte: Sources > " + name);
         System.out.println(id);

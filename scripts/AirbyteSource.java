@@ -9,6 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -24,21 +28,29 @@ import picocli.CommandLine.Option;
         description = {"Turns your connection string into Airbyte's source-postgres configuration for CDC (JSON on "
                 + "stdout, valid for connector 3.7 and 3.8), or the list of fields to fill in Airbyte's \"Create a source\" "
                 + "form (--form), or Airbyte Cloud's addresses to allow in Neon's IP Allow (--ip-allowlist).",
-                "Does not connect to the database. The password is left out unless --include-password.",
+                "It connects first, read-only, to check that every --schema exists in the database: a name that does not "
+                + "(a typo such as pubic, or Sales for sales) is exit 2 and prints nothing, with the name meant when there "
+                + "is one; a schema where the user may read no table is a warning. When the database cannot be reached "
+                + "it is exit 3: --offline prints the configuration from the options alone, without connecting or "
+                + "checking. The password is left out unless --include-password.",
                 "--create makes the source in Airbyte through its API instead (AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET, "
-                + "or AIRBYTE_API_TOKEN, from the environment), after checking slot, publication and role on the database "
-                + "as Airbyte's connection test does. The password (URL, $PGPASSWORD or --password) goes only into the request."},
+                + "or AIRBYTE_API_TOKEN, from the environment), after checking on the database the schemas, then slot, "
+                + "publication and role as Airbyte's connection test does. The password (URL, $PGPASSWORD or --password) "
+                + "goes only into the request."},
         footer = {"%nExamples:",
                 "  jbang airbyte-source --url \"$DATABASE_URL\" > source.json",
                 "  jbang airbyte-source --url \"$DATABASE_URL\" --form",
+                "  jbang airbyte-source --url \"$DATABASE_URL\" --offline > source.json",
                 "  jbang airbyte-source --schema public --schema \"Sales Data\" > source.json",
                 "  jbang airbyte-source --sslmode verify-full --ca-cert isrg-root-x1.pem --form",
                 "  jbang airbyte-source --ip-allowlist us",
                 "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id 9a1b...",
                 "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run",
-                "%nWith --create: 1 Airbyte's check would fail (nothing sent); 2 no credentials, a --schema that does not exist, the workspace not found (404), or the "
-                + "name taken by several sources; 3 the API unreachable, timed out, not JSON, or the credentials refused (401); "
-                + "4 the API refused the request (403, other errors)."})
+                "%nWith --create (which connects for its checks unless --skip-checks; not with --offline): 1 Airbyte's check "
+                + "would fail (nothing sent); 2 no credentials, a --schema that does not exist (nothing sent), the workspace "
+                + "not found (404), or the name taken by several sources; 3 the database cannot be reached or refuses the "
+                + "login, or the API unreachable, timed out, not JSON, or the credentials refused (401); 4 the API refused "
+                + "the request (403, other errors)."})
 class AirbyteSource implements Callable<Integer> {
     @Mixin Db db = new Db();
     @Mixin AirbyteApi.Options api = new AirbyteApi.Options();
@@ -51,7 +63,8 @@ class AirbyteSource implements Callable<Integer> {
     List<String> schemas;
     @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
 
-    /** Set by setup: the role Airbyte connects as, when it is not the connected user (--role). */
+    @Option(names = "--role", paramLabel = "ROLE", description = "The role Airbyte connects as, when it is not the "
+            + "connected user: the configuration's username, and the role whose access to the schemas is checked.")
     String role;
     @Option(names = "--include-password", description = "Put the password in the output (it is a secret: keep the file private).")
     boolean includePassword;
@@ -59,6 +72,10 @@ class AirbyteSource implements Callable<Integer> {
     Path caCert;
     @Option(names = "--form", description = "Print the fields to enter in Airbyte's \"Create a source\" form instead of JSON.")
     boolean form;
+    @Option(names = "--offline", description = "Do not connect to the database: print the configuration (or --form) "
+            + "from the options alone, without checking that the --schema names exist there; for a database this "
+            + "machine cannot reach (e.g. Neon's IP Allow). Not with --create (see --skip-checks).")
+    boolean offline;
     @Option(names = "--ip-allowlist", arity = "0..1", fallbackValue = "all", paramLabel = "us|eu|all",
             description = "Print Airbyte Cloud's addresses to allow in Neon's IP Allow (default: all).")
     String ipAllowlist;
@@ -91,6 +108,8 @@ class AirbyteSource implements Callable<Integer> {
         }
         c.put("schemas", schemaNames());
         c.put("ssl_mode", sslMode(t.sslmode, t.sslrootcert));
+        // Neon's connection strings ask for a channel-bound login; Airbyte's pgjdbc keeps to it when told so.
+        if ("require".equals(t.params.get("channelBinding"))) c.put("jdbc_url_params", "channelBinding=require");
         Map<String, Object> cdc = new LinkedHashMap<>();
         cdc.put("method", "CDC");
         cdc.put("replication_slot", Runbook.slotName(slot));
@@ -171,6 +190,7 @@ class AirbyteSource implements Callable<Integer> {
         b.append("  Optional fields:\n");
         for (int i = 0; i < names.size(); i++) row(b, i == 0 ? "Schemas" : "", names.get(i) + (i == 0 && names.size() > 1 ? "   (one entry each)" : ""));
         row(b, "SSL Mode", ssl.get("mode"));
+        if (c.containsKey("jdbc_url_params")) row(b, "JDBC URL Parameters", c.get("jdbc_url_params"));
         if (ssl.containsKey("ca_certificate")) row(b, "CA Certificate", "(paste the content of " + (caCert != null ? caCert : db.target().sslrootcert) + ")");
         b.append("  Advanced:\n");
         row(b, "Replication Method", "Logical Replication (CDC)   (newer forms: Update Method > Read Changes using ... (CDC))");
@@ -202,6 +222,7 @@ class AirbyteSource implements Callable<Integer> {
         String allow = ipAllowlist == null ? null : allowlist(ipAllowlist);
         if (form || allow == null) {
             String text = form ? form() : Runbook.Output.pretty(configuration()) + "\n";
+            if (!offline) lookUpSchemas(); // after the options are known good, before anything is printed
             notes.forEach(System.err::println);
             System.out.print(text);
         }
@@ -209,18 +230,155 @@ class AirbyteSource implements Callable<Integer> {
         return Runbook.OK;
     }
 
+    /**
+     * Connects (read-only) and checks the --schema names in one round trip; exit 2 for a name that does not exist,
+     * exit 3, with the way round it, when the database cannot be reached. Warnings join {@link #notes()}.
+     */
+    private void lookUpSchemas() {
+        Target t = db.target();
+        Connection c;
+        try {
+            c = db.connect();
+        } catch (Runbook.Failure f) {
+            if (f.exitCode != Runbook.CANNOT_CONNECT) throw f;
+            throw new Runbook.Failure(f.exitCode, f.reason + " (the --schema names are checked on the database; --offline "
+                    + "prints the configuration without connecting or checking them)");
+        }
+        Progress.phase("airbyte-source: looking up the schemas in database " + t.database);
+        try (c) {
+            c.setAutoCommit(false); // with read-only: BEGIN READ ONLY, sent with the look-up in one round trip
+            c.setReadOnly(true);
+            notes.addAll(checkSchemas(c, schemaNames(), t.database, role != null ? Runbook.name("--role", role) : t.user, null));
+        } catch (SQLException e) {
+            throw Runbook.refused(e, null);
+        }
+    }
+
+    /**
+     * One query for every name at once (an array parameter: no name becomes SQL text): whether the schema exists, whether
+     * the connected user may use it, how many tables and views it holds and how many of them that user may SELECT
+     * (what Airbyte's discovery lists), and, for a name not found, the schemas whose name is about as long.
+     */
+    static final String SCHEMAS = """
+            WITH who AS (SELECT (SELECT oid FROM pg_roles WHERE rolname = ?) AS oid)
+            SELECT s.name, n.oid IS NOT NULL, COALESCE(has_schema_privilege(who.oid, n.oid, 'USAGE'), false), r.relations, r.readable,
+                   CASE WHEN n.oid IS NULL THEN ARRAY(SELECT o.nspname::text FROM pg_namespace o
+                                                       WHERE abs(length(o.nspname) - length(s.name)) <= 2
+                                                         AND o.nspname !~ '^pg_(toast|temp_)'
+                                                       ORDER BY 1) END
+              FROM who CROSS JOIN unnest(?::text[]) WITH ORDINALITY AS s(name, i)
+              LEFT JOIN pg_namespace n ON n.nspname = s.name
+              LEFT JOIN LATERAL (SELECT count(*) AS relations,
+                                        count(*) FILTER (WHERE coalesce(has_table_privilege(who.oid, c.oid, 'SELECT'), false)) AS readable
+                                   FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) r ON true
+             ORDER BY s.i""";
+
+    /** A --schema name the database does not have, and the one meant (null when none is close). */
+    private record Missing(String name, String meant) {
+        @Override public String toString() { return quoted(name) + (meant == null ? "" : " (did you mean " + Invocation.shell(meant) + "?)"); }
+    }
+
+    /**
+     * Checks that every schema exists in the database (exit 2 naming those that do not, with the name meant when one is
+     * close, and {@code aftermath}, e.g. "nothing was sent", when given); returns a warning for each schema where
+     * {@code user}, the role Airbyte connects as, may read nothing.
+     */
+    static List<String> checkSchemas(Connection c, List<String> schemas, String database, String user, String aftermath) throws SQLException {
+        List<Missing> missing = new ArrayList<>();
+        List<String> warnings = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement(SCHEMAS)) {
+            ps.setString(1, user);
+            ps.setArray(2, c.createArrayOf("text", schemas.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    String name = rs.getString(1);
+                    if (!rs.getBoolean(2)) {
+                        missing.add(new Missing(name, meant(name, List.of((String[]) rs.getArray(6).getArray()))));
+                        continue;
+                    }
+                    long relations = rs.getLong(4), readable = rs.getLong(5);
+                    String fix = "; fix, connected as the owner of its tables:  "
+                            + Invocation.current().other("grant-access", List.of("--role", user, "--schema", name));
+                    if (relations == 0)
+                        warnings.add("warning: schema " + quoted(name) + " has no tables or views yet: Airbyte would discover "
+                                + "nothing there (tables created later appear when Airbyte refreshes the source's schema)");
+                    else if (!rs.getBoolean(3))
+                        warnings.add("warning: " + user + " has no USAGE on schema " + quoted(name) + ": Airbyte, connecting as "
+                                + user + ", would discover none of its " + count(relations) + fix);
+                    else if (readable == 0)
+                        warnings.add("warning: " + user + " may SELECT none of the " + count(relations) + " in schema "
+                                + quoted(name) + ": Airbyte, connecting as " + user + ", would discover nothing there" + fix);
+                }
+            }
+        }
+        if (missing.isEmpty()) return warnings;
+        boolean unknown = missing.stream().anyMatch(m -> m.meant() == null);
+        boolean caseOnly = missing.stream().anyMatch(m -> m.meant() != null && m.meant().equalsIgnoreCase(m.name()));
+        String reason, after = aftermath == null ? "" : " (" + aftermath + ")";
+        if (missing.size() == 1) {
+            Missing m = missing.get(0);
+            reason = "--schema " + quoted(m.name()) + " does not exist in database " + database + after
+                    + (m.meant() == null ? "" : "; did you mean " + Invocation.shell(m.meant()) + "?");
+        } else {
+            List<String> shown = missing.stream().map(Missing::toString).toList();
+            reason = "--schema " + String.join(", ", shown.subList(0, shown.size() - 1)) + " and " + shown.get(shown.size() - 1)
+                    + " do not exist in database " + database + after;
+        }
+        reason += unknown ? ": check the name" + (missing.size() > 1 ? "s" : "") + " (case-sensitive; \\dn in psql lists the schemas)"
+                : caseOnly ? " (names are case-sensitive)" : "";
+        throw Runbook.badInput(reason);
+    }
+
+    private static String count(long relations) { return relations + (relations == 1 ? " table or view" : " tables and views"); }
+
+    private static String quoted(String name) { return "'" + name + "'"; }
+
+    /**
+     * The schema the user meant: one whose name differs only in case, else the nearest within a small edit distance
+     * (1 for a name of up to 5 characters, 2 above; none for 2 or fewer), ignoring case; null when none is that close.
+     */
+    static String meant(String name, List<String> candidates) {
+        for (String c : candidates) if (c.equalsIgnoreCase(name)) return c;
+        int limit = name.length() <= 2 ? 0 : name.length() <= 5 ? 1 : 2, best = limit + 1;
+        String found = null;
+        for (String c : candidates) {
+            int d = distance(name.toLowerCase(java.util.Locale.ROOT), c.toLowerCase(java.util.Locale.ROOT));
+            if (d < best) { best = d; found = c; }
+        }
+        return found;
+    }
+
+    /** Edit distance with adjacent transpositions (optimal string alignment): pubic/public 1, pbulic/public 1. */
+    static int distance(String a, String b) {
+        int[][] d = new int[a.length() + 1][b.length() + 1];
+        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
+        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
+        for (int i = 1; i <= a.length(); i++)
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
+                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1))
+                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        return d[a.length()][b.length()];
+    }
+
     /** --create: the configuration with the password, sent to Airbyte's API and nowhere else. */
     private int create() {
         if (form || ipAllowlist != null) throw Runbook.badInput("--create does not go with --form or --ip-allowlist");
+        if (offline) throw Runbook.badInput("--create does not go with --offline: it connects for its checks "
+                + "(--skip-checks creates the source without them)");
         if (db.target().password == null)
             throw Runbook.badInput("--create needs the database password, which Airbyte keeps: put it in --url or $PGPASSWORD, "
                     + "or use --password to be prompted (~/.pgpass is not read for this)");
         includePassword = true;
         Map<String, Object> configuration = configuration();
-        int exit = AirbyteApi.createSource(api, db, configuration);
+        Target t = db.target();
+        int exit = AirbyteApi.createSource(api, db, configuration, c -> notes.addAll(checkSchemas(c, schemaNames(), t.database,
+                (String) configuration.get("username"), "nothing was sent")));
         if (exit == Runbook.OK) notes.forEach(System.err::println); // after a failure, its one line says it all
         return exit;
     }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new AirbyteSource()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new AirbyteSource(), args); }
 }

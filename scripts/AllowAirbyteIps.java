@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
                 "  1  not done: the allowlist is empty (everyone may connect) and --restrict was not given, or the list read back lacks an address",
                 "  2  bad input: an option; NEON_API_KEY not set; the project not found (404)",
                 "  3  Neon's API unreachable, timed out, not JSON, busy after retries (423, 503), or the key refused (401)",
-                "  4  Neon's API refused the request (403, other errors)"})
+                "  4  Neon's API refused the request (403, other errors)",
+                "  130  interrupted (Ctrl-C, SIGTERM); the last line says whether the allowlist was already written"})
 class AllowAirbyteIps implements Callable<Integer> {
     @Mixin Runbook.Output out = new Runbook.Output();
     @Mixin NeonApi.Options neon = new NeonApi.Options();
@@ -87,6 +88,7 @@ class AllowAirbyteIps implements Callable<Integer> {
             return print(f, Runbook.OK, false, Map.of("request", api.wouldSend("PATCH", NeonApi.projectPath(project), body)));
         }
         JsonNode saved = api.patchProject(project, body).path("settings").path("allowed_ips");
+        Interrupts.committed("the allowlist of project " + named + " was written with Airbyte's addresses");
         if (saved.isMissingNode()) saved = api.project(project).path("settings").path("allowed_ips");
         List<String> now = texts(saved.path("ips"));
         List<String> absent = after.stream().filter(ip -> !now.contains(ip)).toList();
@@ -164,5 +166,5 @@ class AllowAirbyteIps implements Callable<Integer> {
         return v;
     }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new AllowAirbyteIps()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new AllowAirbyteIps(), args); }
 }

@@ -47,7 +47,7 @@ final class CdcStream implements AutoCloseable {
         PGProperty.REPLICATION.set(p, "database");
         PGProperty.ASSUME_MIN_SERVER_VERSION.set(p, "9.4");
         PGProperty.PREFER_QUERY_MODE.set(p, "simple");
-        return DriverManager.getConnection(t.jdbcUrl(), p);
+        return Interrupts.track(DriverManager.getConnection(t.jdbcUrl(), p));
     }
 
     static CdcStream open(Target t, String slot, String publication) throws SQLException {

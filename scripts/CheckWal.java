@@ -16,7 +16,7 @@ import picocli.CommandLine.Mixin;
                 + "Neon's API (NEON_API_KEY from the environment, NEON_API_HOST for another API address) and waits for it.",
         footer = {"%nExamples:",
                 "  jbang check-wal --url \"$DATABASE_URL\"",
-                "  jbang check-wal --json --url postgresql://alex@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname",
+                "  jbang check-wal --json --url 'postgresql://alex@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname?sslmode=require'",
                 "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --dry-run",
                 "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --yes --project-id old-fire-32990194",
                 NeonApi.API_EXIT_CODES})
@@ -82,5 +82,5 @@ class CheckWal implements Callable<Integer>, Runbook.Step {
 
     public Integer call() { return enabling.enable ? enabling.run(this) : Runbook.run(this, db, out); }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new CheckWal()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new CheckWal(), args); }
 }

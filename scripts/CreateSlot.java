@@ -38,6 +38,8 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
     String lockTimeout = "5s";
     /** Set by setup: the publication is made by an earlier step of the same run. */
     boolean publicationPlanned;
+    /** How to say "run this again with ...": this command line by default; doctor gives the step's own command. */
+    java.util.function.Function<String[], String> again = extra -> Invocation.current().again(extra);
 
     public String name() { return "create-slot"; }
 
@@ -99,15 +101,15 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                         String why = slot + " exists but publication " + publication + " does not" + (publicationPlanned
                                 ? " yet" : "") + ": a slot made before its publication cannot be read on PostgreSQL 14-17 "
                                 + "(\"publication does not exist\") once anything was written in between";
-                        String fix = "if nothing reads it yet, drop it and let the slot be made after the publication:  "
-                                + "SELECT pg_drop_replication_slot(" + Runbook.literal(slot) + ");  (or --force to keep it; "
-                                + "jbang doctor --deep tells whether it can be read)";
+                        String fix = "if nothing reads it yet, drop it, so that the slot is made after the publication:  "
+                                + "SELECT pg_drop_replication_slot(" + Runbook.literal(slot) + ");\nor keep it (jbang doctor "
+                                + "--deep tells whether it can be read):  " + again.apply(new String[] {"--force"});
                         f.add(force ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
                     }
                     return new Runbook.Assessment(f, Runbook.Plan.none());
                 }
                 if (!walLevel.equals("logical"))
-                    f.add(Runbook.Finding.fail("wal_level", walLevel + ": a logical slot needs wal_level = logical", "jbang check-wal (it says how to enable it)"));
+                    f.add(Runbook.Finding.fail("wal_level", walLevel + ": a logical slot needs wal_level = logical", "see how to enable it:  " + Invocation.current().other("check-wal", List.of())));
                 if (!canReplicate)
                     f.add(Runbook.Finding.fail("role", "the connected role has no REPLICATION attribute, which creating a slot needs",
                             neon ? "connect as the role created with the Neon project (it has REPLICATION)" : "ALTER ROLE <you> REPLICATION; (as a superuser)"));
@@ -118,7 +120,9 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
                 else if (!publicationPlanned) {
                     String why = "publication " + publication + " does not exist yet: a slot created before its publication "
                             + "fails with 'publication does not exist' on PostgreSQL 14-17 once a published table is written";
-                    String fix = "jbang create-publication --publication " + publication + " ...  first (or --force)";
+                    String fix = "create the publication first:  " + Invocation.current().other("create-publication",
+                            List.of("--publication", publication)) + "\nthen:  " + again.apply(new String[0])
+                            + "\nor make the slot anyway (unsafe on PostgreSQL 14-17):  " + again.apply(new String[] {"--force"});
                     f.add(force ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
                 }
             }
@@ -141,5 +145,5 @@ class CreateSlot implements Callable<Integer>, Runbook.Step {
 
     public Integer call() { return Runbook.run(this, db, out); }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new CreateSlot()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new CreateSlot(), args); }
 }

@@ -14,8 +14,9 @@ import picocli.CommandLine.Option;
 // The connection half of the shared include (Runbook.java sources it): options like libpq's, and where they lead.
 /** Connection options, libpq style: --url (or DATABASE_URL), then options, then PG* variables, ~/.pgpass. */
 final class Db {
-    @Option(names = "--url", paramLabel = "URL", description = "postgresql://user@host/db?sslmode=require, postgres://... "
-            + "or jdbc:postgresql://... (default: $DATABASE_URL). A password in it is never printed.")
+    @Option(names = "--url", paramLabel = "URL", description = "postgresql://user@host/db?sslmode=require&channel_binding=require, "
+            + "postgres://... or jdbc:postgresql://... (default: $DATABASE_URL). Every libpq parameter in it is honoured or "
+            + "refused with the reason. A password in it is never printed.")
     String url;
     @Option(names = "--host", description = "Host (default: $PGHOST, else localhost).") String host;
     @Option(names = {"-p", "--port"}, description = "Port (default: $PGPORT, else 5432).") Integer port;
@@ -23,42 +24,177 @@ final class Db {
     @Option(names = {"-U", "--username"}, description = "User (default: $PGUSER).") String username;
     @Option(names = "--password", arity = "0..1", interactive = true, description = "Prompt for the password "
             + "(else: the URL, $PGPASSWORD or ~/.pgpass).") char[] password;
-    @Option(names = "--sslmode", description = "disable, allow, prefer, require, verify-ca, verify-full (default: "
-            + "$PGSSLMODE, else require for any host but localhost).") String sslmode;
-    @Option(names = "--connect-timeout", defaultValue = "10", description = "Seconds per connection attempt (default: ${DEFAULT-VALUE}).")
-    int connectTimeout;
-    @Option(names = "--wait", defaultValue = "20", description = "Seconds to keep retrying while the server is "
-            + "unreachable, e.g. a Neon compute waking up (default: ${DEFAULT-VALUE}).") int waitSeconds;
+    @Option(names = "--sslmode", description = "disable, allow, prefer, require, verify-ca, verify-full (default: the URL's, "
+            + "else $PGSSLMODE, else require for any host but localhost).") String sslmode;
+    @Option(names = "--connect-timeout", paramLabel = "SECONDS", description = "Seconds per connection attempt (default: "
+            + "connect_timeout in the URL, else 10).") Integer connectTimeoutOption;
+    @Option(names = "--wait", paramLabel = "SECONDS", description = "Seconds to keep retrying while the server cannot be "
+            + "reached (default: 20 for a Neon host, whose compute may be waking from suspend; 0, no retries, for any other).")
+    Integer waitOption;
 
+    /** Seconds per connection attempt: --connect-timeout, else the URL's connect_timeout, else 10 (set by {@link #target}). */
+    int connectTimeout = 10;
     Map<String, String> env = System.getenv();
     private Target target;
 
     /** Where to connect, resolved once; throws exit 2 on a malformed URL. */
     Target target() {
-        if (target == null) target = Target.resolve(this);
+        if (target == null) {
+            if (connectTimeoutOption != null && (connectTimeoutOption < 1 || connectTimeoutOption > 3600))
+                throw Runbook.badInput("--connect-timeout " + connectTimeoutOption + " is not a number of seconds from 1 to 3600");
+            target = Target.resolve(this);
+            connectTimeout = connectTimeoutOption != null ? connectTimeoutOption
+                    : target.connectTimeout != null ? target.connectTimeout : 10;
+        }
         return target;
     }
 
+    /** How long to retry an unreachable server: --wait for any host; else 20 s for Neon (a compute may be waking), else none. */
+    int waitSeconds() {
+        if (waitOption != null) return waitOption;
+        return target().isNeon() ? 20 : 0;
+    }
+
     Connection connect() {
-        if (connectTimeout < 1 || connectTimeout > 3600)
-            throw Runbook.badInput("--connect-timeout " + connectTimeout + " is not a number of seconds from 1 to 3600");
-        if (waitSeconds < 0) throw Runbook.badInput("--wait " + waitSeconds + " is negative: give seconds, 0 for no retries");
-        return target().connect(connectTimeout, waitSeconds);
+        if (waitOption != null && waitOption < 0) throw Runbook.badInput("--wait " + waitOption + " is negative: give seconds, 0 for no retries");
+        Target t = target();
+        return Interrupts.track(t.connect(connectTimeout, waitSeconds()));
     }
 }
 
 
 /** A resolved connection target. {@code toString} never shows the password. */
 final class Target {
-    static final java.util.Set<String> SSL_MODES = java.util.Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
+    /**
+     * One query parameter libpq knows, and what becomes of it here: the pgjdbc property that does the same (null: none);
+     * the values libpq takes, each with what it becomes in pgjdbc (null: any value, as given; "": a value pgjdbc already
+     * behaves by, nothing to set); and, where pgjdbc cannot do what libpq would, why and what to do instead (for a
+     * value outside {@code values}, or for any value of a parameter with neither property nor values). The properties
+     * in capitals and user, password, sslmode, sslrootcert, options and connectTimeout are kept in fields: an option
+     * (--host, --sslmode, --connect-timeout ...) replaces them.
+     */
+    record Param(String key, String property, Map<String, String> values, String otherwise) {
+        /** What {@code value} sets, null for nothing; bad input when pgjdbc cannot honour it. */
+        String apply(String value, boolean pgjdbcName) {
+            if (property == null && values == null) throw Runbook.badInput("--url: " + key + " is not supported: " + otherwise);
+            if (values == null) return value;
+            java.util.Collection<String> allowed = pgjdbcName ? values.values() : values.keySet();
+            if (allowed.contains(value)) return property == null ? null : pgjdbcName ? value : values.get(value);
+            String name = pgjdbcName ? property : key;
+            throw Runbook.badInput("--url: " + name + " '" + value + "' " + (property == null ? "cannot be honoured: "
+                    : "is not one of " + String.join(", ", allowed) + (otherwise == null ? "" : ": ")) + (otherwise == null ? "" : otherwise));
+        }
+    }
+
+    private static Param free(String key, String property) { return new Param(key, property, null, null); }
+    private static Param choice(String key, String property, String otherwise, String... libpqThenPgjdbc) {
+        Map<String, String> values = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < libpqThenPgjdbc.length; i += 2) values.put(libpqThenPgjdbc[i], libpqThenPgjdbc[i + 1]);
+        return new Param(key, property, values, otherwise);
+    }
+    private static Param same(String key, String property, String... values) {
+        Map<String, String> v = new java.util.LinkedHashMap<>();
+        for (String s : values) v.put(s, s);
+        return new Param(key, property, v, null);
+    }
+    /** Only the values pgjdbc already behaves by are accepted: nothing to set. */
+    private static Param fixed(String key, String otherwise, String... values) {
+        Map<String, String> v = new java.util.LinkedHashMap<>();
+        for (String s : values) v.put(s, "");
+        return new Param(key, null, v, otherwise);
+    }
+    private static Param refused(String key, String otherwise) { return new Param(key, null, null, otherwise); }
+
+    private static final String TCP = "pgjdbc cannot set TCP keepalive timings or timeouts (keepalives=1 turns keepalives on, "
+            + "with the system's timings): leave it out";
+    private static final String CRL = "pgjdbc checks no certificate revocation list: remove it to connect without that check";
+    private static final String OAUTH = "pgjdbc cannot sign in with OAuth: use the role's password";
+
+    /** Every parameter libpq 18 knows (its "Parameter Key Words"), and libpq's JDBC spelling ssl=true. */
+    static final List<Param> PARAMS = List.of(
+            free("host", "PGHOST"), free("port", "PGPORT"), free("dbname", "PGDBNAME"), free("user", "user"),
+            free("password", "password"), free("options", "options"), free("connect_timeout", "connectTimeout"),
+            free("application_name", "ApplicationName"),
+            free("fallback_application_name", "ApplicationName"), // used when application_name is not given
+            free("sslrootcert", "sslrootcert"), free("sslcert", "sslcert"), free("sslkey", "sslkey"),
+            free("sslpassword", "sslpassword"), free("krbsrvname", "kerberosServerName"),
+            free("require_auth", "requireAuth"), // a list pgjdbc refuses is bad input when connecting
+            same("sslmode", "sslmode", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+            choice("ssl", "sslmode", "ssl=true is the JDBC spelling of sslmode=require; otherwise write sslmode", "true", "require"),
+            same("channel_binding", "channelBinding", "disable", "prefer", "require"),
+            same("sslnegotiation", "sslNegotiation", "postgres", "direct"),
+            same("gssencmode", "gssEncMode", "disable", "prefer", "require"),
+            same("gsslib", "gsslib", "gssapi", "sspi"),
+            choice("keepalives", "tcpKeepAlive", null, "1", "true", "0", "false"),
+            choice("load_balance_hosts", "loadBalanceHosts", null, "disable", "false", "random", "true"),
+            choice("target_session_attrs", "targetServerType", "pgjdbc tells a primary from a standby, not read-write from "
+                    + "read-only sessions", "any", "any", "primary", "primary", "standby", "secondary", "prefer-standby", "preferSecondary"),
+            fixed("client_encoding", "pgjdbc always talks UTF8 with the server: leave client_encoding out", "UTF8", "utf8", "UTF-8", "utf-8"),
+            fixed("sslcompression", "pgjdbc never compresses TLS (nor do current servers): leave sslcompression out", "0"),
+            fixed("sslsni", "pgjdbc always sends the host name in TLS (SNI, which Neon needs): leave sslsni out", "1"),
+            fixed("sslcertmode", "pgjdbc sends a client certificate when one is given (sslcert) and the server asks: "
+                    + "leave sslcertmode out", "allow"),
+            fixed("gssdelegation", "pgjdbc does not delegate GSS credentials: leave gssdelegation out", "0"),
+            fixed("ssl_min_protocol_version", "pgjdbc leaves TLS versions to Java, which offers TLSv1.2 and TLSv1.3: "
+                    + "leave it out", "TLSv1.2"),
+            fixed("ssl_max_protocol_version", "pgjdbc leaves TLS versions to Java, which offers TLSv1.2 and TLSv1.3: "
+                    + "leave it out", "TLSv1.3"),
+            fixed("min_protocol_version", "pgjdbc speaks protocol 3.0 only: leave it out", "3.0"),
+            fixed("max_protocol_version", "pgjdbc speaks protocol 3.0 only: leave it out", "3.0"),
+            refused("hostaddr", "put the address in the URL's host instead"),
+            refused("passfile", "set $PGPASSFILE to the file instead"),
+            refused("service", "this runbook reads no pg_service.conf: write the service's host, port, dbname and settings in the URL"),
+            refused("requiressl", "write sslmode=require instead (requiressl is deprecated)"),
+            refused("replication", "each step opens the replication connections it needs: leave it out"),
+            refused("keepalives_idle", TCP), refused("keepalives_interval", TCP), refused("keepalives_count", TCP),
+            refused("tcp_user_timeout", TCP),
+            refused("requirepeer", "the runbook makes no Unix-socket connections, which it is for: leave it out"),
+            refused("sslcrl", CRL), refused("sslcrldir", CRL),
+            refused("sslkeylogfile", "pgjdbc cannot log TLS keys: leave it out"),
+            refused("oauth_issuer", OAUTH), refused("oauth_client_id", OAUTH), refused("oauth_client_secret", OAUTH),
+            refused("oauth_scope", OAUTH));
+    private static final Map<String, Param> BY_KEY = new java.util.HashMap<>(), BY_PROPERTY = new java.util.HashMap<>();
+    static {
+        for (Param p : PARAMS) {
+            BY_KEY.put(p.key(), p);
+            if (p.property() != null) BY_PROPERTY.putIfAbsent(p.property(), p);
+        }
+    }
+    private static final java.util.Set<String> SECRET = java.util.Set.of("password", "sslpassword", "oauth_client_secret");
+    /** Files the URL names, and what each must be. */
+    private static final Map<String, String> FILES = Map.of(
+            "sslrootcert", "the CA certificate (PEM) that signed the server's",
+            "sslcert", "your client certificate (PEM)", "sslkey", "the private key of sslcert");
 
     String host, database, user, sslmode, password, options, sslrootcert;
     int port;
+    /** The URL's connect_timeout, when it has one. */
+    Integer connectTimeout;
+    /** No --url, DATABASE_URL, --host or PGHOST: localhost is only libpq's default. */
+    boolean defaultHost;
+    /** The pgjdbc properties the URL sets (its parameters that have no field), as {@link #PARAMS} maps them. */
+    final Map<String, String> params = new java.util.LinkedHashMap<>();
 
     static Target resolve(Db o) {
         Target t = new Target();
         String url = o.url != null ? o.url : o.env.get("DATABASE_URL");
         if (url != null && !url.isBlank()) t.parseUrl(url.strip());
+        t.host = t.params.remove("PGHOST");
+        String port = t.params.remove("PGPORT");
+        if (port != null) t.port = parsePort(port, "--url port");
+        t.database = t.params.remove("PGDBNAME");
+        t.user = t.params.remove("user");
+        t.password = t.params.remove("password");
+        t.sslmode = t.params.remove("sslmode");
+        t.sslrootcert = t.params.remove("sslrootcert");
+        t.options = t.params.remove("options");
+        String timeout = t.params.remove("connectTimeout");
+        if (timeout != null) {
+            if (!timeout.matches("\\d{1,4}") || Integer.parseInt(timeout) < 1 || Integer.parseInt(timeout) > 3600)
+                throw Runbook.badInput("--url: connect_timeout '" + timeout + "' is not a number of seconds from 1 to 3600");
+            t.connectTimeout = Integer.parseInt(timeout);
+        }
+        t.defaultHost = t.host == null && o.host == null && o.env.get("PGHOST") == null;
         if (o.host != null) t.host = o.host;
         if (o.port != null) t.port = parsePort(String.valueOf(o.port), "--port");
         if (o.dbname != null) t.database = o.dbname;
@@ -74,19 +210,30 @@ final class Target {
             throw Runbook.badInput("--password read no password" + (Runbook.terminal() ? "" : ": there is no terminal to "
                     + "prompt on") + "; give it through $PGPASSWORD or ~/.pgpass instead");
         Secrets.add(t.password);
-        if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", t.isLocal() ? "disable" : "require");
-        if (!SSL_MODES.contains(t.sslmode))
+        boolean systemCas = "system".equals(t.sslrootcert); // libpq 16+: the machine's trusted CAs, and verify-full by default
+        if (t.sslmode == null) t.sslmode = o.env.getOrDefault("PGSSLMODE", systemCas ? "verify-full" : t.isLocal() ? "disable" : "require");
+        if (!BY_KEY.get("sslmode").values().containsKey(t.sslmode))
             throw Runbook.badInput("--sslmode '" + t.sslmode + "' is not one of disable, allow, prefer, require, verify-ca, verify-full");
-        if (t.sslrootcert != null && !t.sslrootcert.equals("system") && !java.nio.file.Files.isReadable(java.nio.file.Path.of(t.sslrootcert)))
-            throw Runbook.badInput("sslrootcert " + t.sslrootcert + " in --url is not a readable file: give the path of the CA "
-                    + "certificate (PEM) that signed the server's");
+        if (systemCas && !t.sslmode.equals("verify-full"))
+            throw Runbook.badInput("--url: sslrootcert=system trusts every CA this machine trusts, so it needs sslmode verify-full "
+                    + "(not " + t.sslmode + "), as libpq does: use sslmode=verify-full, or give the CA's file");
+        if ("direct".equals(t.params.get("sslNegotiation")) && List.of("disable", "allow", "prefer").contains(t.sslmode))
+            throw Runbook.badInput("--url: sslnegotiation=direct starts with TLS, which sslmode " + t.sslmode + " does not "
+                    + "require: use sslmode=require (or verify-ca, verify-full), or leave sslnegotiation out");
+        for (var file : FILES.entrySet()) {
+            String path = file.getKey().equals("sslrootcert") ? t.sslrootcert : t.params.get(file.getKey());
+            if (path != null && !path.equals("system") && !java.nio.file.Files.isReadable(java.nio.file.Path.of(path)))
+                throw Runbook.badInput(file.getKey() + " " + path + " in --url is not a readable file: give the path of " + file.getValue());
+        }
         if (t.host.startsWith("/"))
             throw Runbook.badInput("host '" + t.host + "' is a Unix socket directory: use --host localhost (TCP)");
+        if (t.host.contains(",")) throw Runbook.badInput("host '" + t.host + "' names several hosts: give one");
         return t;
     }
 
     private void parseUrl(String url) {
-        String rest = url.startsWith("jdbc:") ? url.substring(5) : url;
+        boolean jdbc = url.startsWith("jdbc:");
+        String rest = jdbc ? url.substring(5) : url;
         if (!rest.startsWith("postgresql://") && !rest.startsWith("postgres://"))
             throw Runbook.badInput("--url must start with postgresql://, postgres:// or jdbc:postgresql:// (got '" + scheme(url) + "')");
         if (unencodedPassword(rest))
@@ -104,9 +251,9 @@ final class Target {
         if (at >= 0) {
             String info = authority.substring(0, at);
             int colon = info.indexOf(':');
-            user = decode(colon < 0 ? info : info.substring(0, colon));
+            params.put("user", decode(colon < 0 ? info : info.substring(0, colon)));
             if (colon >= 0) Secrets.add(info.substring(colon + 1)); // as written, before decoding can fail on it
-            if (colon >= 0) password = decode(info.substring(colon + 1));
+            if (colon >= 0) params.put("password", decode(info.substring(colon + 1)));
         }
         String hostPort = at >= 0 ? authority.substring(at + 1) : authority;
         if (hostPort.contains(",")) throw Runbook.badInput("--url names several hosts: give one host");
@@ -120,24 +267,27 @@ final class Target {
             }
             hostPort = hostPort.substring(0, colon);
         }
-        if (!hostPort.isEmpty()) host = hostPort.replaceAll("^\\[|]$", "");
+        if (!hostPort.isEmpty()) params.put("PGHOST", hostPort.replaceAll("^\\[|]$", ""));
         String path = u.getRawPath();
-        if (path != null && path.length() > 1) database = decode(path.substring(1));
+        if (path != null && path.length() > 1) params.put("PGDBNAME", decode(path.substring(1)));
         if (u.getRawQuery() != null) for (String kv : u.getRawQuery().split("&")) {
+            if (kv.isEmpty()) continue;
             int eq = kv.indexOf('=');
-            if (eq < 0) continue;
-            String k = kv.substring(0, eq), v = decode(kv.substring(eq + 1));
-            switch (k) {
-                case "sslmode" -> sslmode = v;
-                case "user" -> user = v;
-                case "password" -> password = v;
-                case "dbname" -> database = v;
-                case "host" -> host = v;
-                case "port" -> port = parsePort(v, "--url port");
-                case "options" -> options = v;
-                case "sslrootcert" -> sslrootcert = v;
-                default -> { } // channel_binding, application_name...: pgjdbc negotiates on its own
-            }
+            if (eq < 0) throw Runbook.badInput("--url: a query parameter has no '=': write key=value, joined by &");
+            String key = decode(kv.substring(0, eq));
+            Param p = BY_KEY.get(key), spelled = jdbc && p == null ? BY_PROPERTY.get(key) : null;
+            if (p == null && spelled == null)
+                throw Runbook.badInput("--url: unknown parameter '" + key + "': " + (BY_PROPERTY.containsKey(key)
+                        ? "in a postgresql:// URL write libpq's name, " + BY_PROPERTY.get(key).key()
+                        : "libpq has no such parameter (check the spelling)" + (jdbc ? ", and this runbook takes only pgjdbc's "
+                        + "names of libpq's parameters (e.g. channelBinding)" : "")));
+            if (SECRET.contains(key)) Secrets.add(kv.substring(eq + 1));
+            String value = decode(kv.substring(eq + 1));
+            if (SECRET.contains(key)) Secrets.add(value);
+            String set = (p != null ? p : spelled).apply(value, p == null);
+            if (set == null) continue;
+            if (key.equals("fallback_application_name")) params.putIfAbsent("ApplicationName", set);
+            else params.put((p != null ? p : spelled).property(), set);
         }
     }
 
@@ -167,7 +317,13 @@ final class Target {
         return i < 0 ? "no scheme" : url.substring(0, i) + "://";
     }
 
-    private static String decode(String s) { return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8); }
+    private static String decode(String s) {
+        try {
+            return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) { // not echoed: it may be the password
+            throw Runbook.badInput("--url: a % is not followed by two hex digits: write a % itself as %25");
+        }
+    }
 
     private static int parsePort(String s, String what) {
         try {
@@ -179,6 +335,8 @@ final class Target {
 
     boolean isLocal() { return host.equals("localhost") || host.startsWith("127.") || host.equals("::1"); }
     boolean isNeonHost() { return host.endsWith(".neon.tech") || host.endsWith(".neon.build"); }
+    /** A Neon host, or Neon's endpoint named in options (for clients without SNI): a compute that may be waking. */
+    boolean isNeon() { return isNeonHost() || (options != null && options.matches("(?s)(.*\\s)?endpoint=.*")); }
     boolean isPooler() { return host.split("\\.", 2)[0].endsWith("-pooler"); }
     /** Neon's direct host for a pooler host: the first label without {@code -pooler}. */
     String directHost() { return host.replaceFirst("^([^.]*)-pooler", "$1"); }
@@ -199,19 +357,21 @@ final class Target {
         p.setProperty("user", user);
         if (password != null) p.setProperty("password", password);
         p.setProperty("sslmode", sslmode);
-        if (sslrootcert != null) p.setProperty("sslrootcert", sslrootcert);
+        if ("system".equals(sslrootcert)) p.setProperty("sslfactory", "org.postgresql.ssl.DefaultJavaSSLFactory"); // Java's trusted CAs
+        else if (sslrootcert != null) p.setProperty("sslrootcert", sslrootcert);
         if (options != null) p.setProperty("options", options);
         p.setProperty("connectTimeout", String.valueOf(connectTimeout));
         p.setProperty("loginTimeout", String.valueOf(connectTimeout));
         p.setProperty("ApplicationName", "airbyte-runbook");
         p.setProperty("assumeMinServerVersion", "9.0"); // sends the name at startup, not in a SET: one round trip less
+        p.putAll(params); // what the URL asks for, as PARAMS maps it (its application_name, channel_binding ...)
         return p;
     }
 
     /** A TLS failure in words that say what to check, or null. Retrying would not help: it is not retried. */
     String tlsProblem(SQLException e, String state) {
         boolean verifying = sslmode.startsWith("verify-");
-        String ca = sslrootcert != null ? "the CA in sslrootcert (" + sslrootcert + ")" : "a CA this machine trusts";
+        String ca = sslrootcert != null && !sslrootcert.equals("system") ? "the CA in sslrootcert (" + sslrootcert + ")" : "a CA this machine trusts";
         List<Throwable> causes = new ArrayList<>();
         for (Throwable t = e.getCause(); t != null; t = t.getCause()) causes.add(t);
         if (causes.stream().anyMatch(t -> t instanceof java.security.cert.CertificateException
@@ -250,7 +410,23 @@ final class Target {
                 if (state.equals("3D000"))
                     throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "database '" + database + "' does not exist on " + host
                             + ": check --dbname or the URL's path");
-                if (isPooler() && Runbook.firstLine(e.getMessage()).contains("replication"))
+                String m = Runbook.firstLine(e.getMessage());
+                if (state.equals("22023")) // a value pgjdbc or the server will not take, e.g. a require_auth list
+                    throw Runbook.badInput("--url: a parameter's value is refused: " + m);
+                if (m.toLowerCase().contains("channel binding")) // pgjdbc refuses a login that is not channel-bound
+                    throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": channel binding required, "
+                            + "but server authenticated client without channel binding: " + (m.contains("SSL is not in use")
+                            ? "the connection is not encrypted (sslmode " + sslmode + "): use sslmode=require (or verify-full), "
+                            + "or channel_binding=prefer for a server without TLS"
+                            : "the server offered no SCRAM-SHA-256-PLUS login over its own TLS (" + m + "); Neon's always does, so "
+                            + "check the host; for a server that cannot, use channel_binding=prefer"));
+                if (m.contains("requireAuth"))
+                    throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": the server asked for a "
+                            + "login method that require_auth in --url does not allow: change require_auth, or leave it out");
+                if (m.contains("targetServerType"))
+                    throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": the server is not the "
+                            + "kind target_session_attrs in --url asks for (a primary or a standby): check the host, or leave it out");
+                if (isPooler() && m.contains("replication"))
                     throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "the pooler host does not allow this: use the direct host " + directHost());
                 String tls = tlsProblem(e, state);
                 if (tls != null) throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": " + tls);
@@ -258,15 +434,19 @@ final class Target {
                     throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "no password for " + where + ", and the server asks for "
                             + "one: give it in the URL, $PGPASSWORD, ~/.pgpass (or $PGPASSFILE), or --password to be prompted");
                 if (state.equals("08004")) // the server refused this connection: trying again will not change that
-                    throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": " + Runbook.firstLine(e.getMessage()));
+                    throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": " + m);
                 boolean unknownHost = e.getCause() instanceof UnknownHostException;
                 long remainingMs = (deadline - System.nanoTime()) / 1_000_000;
                 boolean transient_ = state.startsWith("08") || state.equals("57P03"); // 57P03: "the database system is starting up"
+                if (transient_ && defaultHost && remainingMs <= 0)
+                    throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": no --url or DATABASE_URL "
+                            + "was given, and nothing accepts connections on " + host + ":" + port + ", the default: give the "
+                            + "database's connection string, e.g. --url 'postgresql://USER@HOST/DBNAME?sslmode=require', or set DATABASE_URL");
                 if (unknownHost || !transient_ || remainingMs <= 0)
                     throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot connect to " + where + ": "
-                            + (unknownHost ? "unknown host '" + host + "' - check the host name" : Runbook.firstLine(e.getMessage())));
+                            + (unknownHost ? "unknown host '" + host + "' - check the host name" : m));
                 if (attempt == 1) Progress.line("cannot reach " + host + ":" + port + " yet; retrying for up to " + waitSeconds
-                        + " s (a suspended Neon compute takes a moment to wake)");
+                        + " s" + (isNeon() ? " (a suspended Neon compute takes a moment to wake)" : " (--wait)"));
                 try { Thread.sleep(Math.min(backoffMs, remainingMs)); } catch (InterruptedException ie) { Thread.currentThread().interrupt(); throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "interrupted"); }
                 backoffMs = Math.min(backoffMs * 2, 2000);
             }

@@ -99,5 +99,5 @@ class Demo implements Callable<Integer> {
 
     private static void say(String line) { System.out.println(line); }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new Demo()).execute(args)); }
+    public static void main(String... args) { System.exit(Runbook.cli(new Demo()).execute(args)); } // Ctrl-C: its hook stops the server
 }

@@ -25,8 +25,8 @@ import picocli.CommandLine.Option;
                 + "--deep only peeks at the slot (pg_logical_slot_peek_binary_changes), which never consumes a change "
                 + "nor moves what the slot has confirmed, and only while no client is reading the slot.",
                 "Exit 0 when Airbyte's CDC would work (warnings allowed); 1 when a check failed, including a role, "
-                + "schema, table, publication or slot that does not exist. The commands it suggests leave out the "
-                + "connection options: add the ones you gave doctor."},
+                + "schema, table, publication or slot that does not exist. The commands it suggests carry the connection "
+                + "options you gave doctor, without a password (a password given in the URL becomes --password, which prompts)."},
         footer = {"%nExamples (the URL can also come from $DATABASE_URL):",
                 "  jbang doctor --url \"$DATABASE_URL\" --deep",
                 "  jbang doctor --role airbyte --schema public --schema sales",
@@ -35,7 +35,8 @@ import picocli.CommandLine.Option;
                 "  0  Airbyte's CDC would work (warnings allowed)",
                 "  1  a check failed, including a role, schema, table, publication or slot that does not exist (the fix is printed)",
                 "  2  bad input: an option doctor cannot use (a slot name PostgreSQL rejects, a --table without its schema)",
-                "  3  cannot connect or authenticate (host, port, database, password, TLS)"})
+                "  3  cannot connect or authenticate (host, port, database, password, TLS)",
+                "  130  interrupted (Ctrl-C, SIGTERM): its reads were cancelled on the server; nothing was changed"})
 class Doctor implements Callable<Integer> {
     @Mixin Db db = new Db();
     @Option(names = "--json", description = "Print the findings as JSON, for programs.") boolean json;
@@ -44,6 +45,8 @@ class Doctor implements Callable<Integer> {
     List<String> schemas;
     @Option(names = "--table", paramLabel = "SCHEMA.TABLE", description = "A table that must be published (repeatable; "
             + "default: every table of the schemas).") List<String> tables;
+    @Option(names = "--exclude-table", paramLabel = "SCHEMA.TABLE", description = "A table of the schemas that is left "
+            + "out on purpose (repeatable), e.g. an unlogged table.") List<String> excluded;
     @Option(names = "--publication", defaultValue = "airbyte_publication", description = "Default: ${DEFAULT-VALUE}.")
     String publication = "airbyte_publication";
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Default: ${DEFAULT-VALUE}.") String slot = "airbyte_slot";
@@ -71,10 +74,10 @@ class Doctor implements Callable<Integer> {
         s.role = role;
         s.schemas = schemas;
         s.tables = tables;
+        s.excluded = excluded;
         s.publication = publication;
         s.slot = slot;
         s.lockTimeout = "5s"; // unused: doctor applies nothing
-        s.add = true; // tables published beyond the asked ones are fine: doctor never asks to remove any
         return s;
     }
 
@@ -91,6 +94,12 @@ class Doctor implements Callable<Integer> {
         List<Runbook.Step> steps = setup().steps();
         // create-slot's own validation refuses a pooler host; doctor reports it instead (check-wal's warning).
         for (Runbook.Step s : steps) if (!(s instanceof CreateSlot)) s.validate();
+        // A step's "run this again" is, in doctor, that step's own command.
+        for (Runbook.Step s : steps) {
+            if (s instanceof CreatePublication p) p.again = extra -> command(s.name(), extra);
+            if (s instanceof GrantAccess g) g.again = extra -> command(s.name(), extra);
+            if (s instanceof CreateSlot cs) cs.again = extra -> command(s.name(), extra);
+        }
         return steps;
     }
 
@@ -156,39 +165,37 @@ class Doctor implements Callable<Integer> {
             return;
         }
         for (Runbook.Finding f : a.findings()) {
-            if (s instanceof CreatePublication && f.check().equals("replica identity")) continue; // the replica identity group covers them
+            // the replica identity group covers these, for every published table
+            if (s instanceof CreatePublication && List.of("replica identity", "toast", "generated columns").contains(f.check())) continue;
             boolean shown = f.status() != Runbook.Status.OK || s.readOnly() || s instanceof GrantAccess;
             if (shown) add(s instanceof GrantAccess && f.check().equals("replication") ? "role" : group(s), f);
         }
-        if (!a.plan().isEmpty()) add(group(s), Runbook.Finding.fail(s.name(), "not done: run  " + command(s),
-                a.plan().script().strip()));
+        // A step whose own check failed would fail if run now: its failure's fix comes first, and ends with the command.
+        if (!a.plan().isEmpty() && !a.failed()) add(group(s), Runbook.Finding.fail(s.name(), "not done: run  "
+                + command(s.name()), a.plan().script().strip()));
     }
 
-    /** The step's command with doctor's options (connection options left out). */
-    String command(Runbook.Step s) {
-        List<String> args = new ArrayList<>(List.of("jbang", s.name()));
-        if (s instanceof GrantAccess) {
+    /** A step's command with doctor's options and connection (without a password), then {@code extra}. */
+    String command(String step, String... extra) {
+        List<String> args = new ArrayList<>();
+        if (step.equals("grant-access")) {
             if (role != null) args.addAll(List.of("--role", role));
             for (String n : schemaNames()) args.addAll(List.of("--schema", n));
-        } else if (s instanceof CreatePublication) {
+        } else if (step.equals("create-publication")) {
             args.addAll(List.of("--publication", publication));
             if (tables != null) for (String t : tables) args.addAll(List.of("--table", t));
             else for (String n : schemaNames()) args.addAll(List.of("--schema", n));
-            args.add("--add");
-        } else if (s instanceof CreateSlot) {
+            if (excluded != null) for (String t : excluded) args.addAll(List.of("--exclude-table", t));
+        } else if (step.equals("create-slot")) {
             args.addAll(List.of("--slot", slot, "--publication", publication));
         }
-        return String.join(" ", args.stream().map(Doctor::shell).toList());
+        args.addAll(List.of(extra));
+        return Invocation.current().other(step, args);
     }
 
-    String publicationCommand() { return command(setup().steps().get(2)); }
+    String publicationCommand(String... extra) { return command("create-publication", extra); }
 
-    String slotCommand() { return command(setup().steps().get(3)); }
-
-    /** A word for a POSIX shell: as it is when safe, else single-quoted. */
-    static String shell(String word) {
-        return word.matches("[A-Za-z0-9_./:=,@+-]+") ? word : "'" + word.replace("'", "'\\''") + "'";
-    }
+    String slotCommand() { return command("create-slot"); }
 
     interface Check { void run() throws SQLException; }
 
@@ -202,10 +209,10 @@ class Doctor implements Callable<Integer> {
             check.run();
         } catch (SQLException e) {
             String state = e.getSQLState() == null ? "" : e.getSQLState();
-            if (state.startsWith("08") || c.isClosed()) throw e;
+            if (state.startsWith("08") || c.isClosed() || Interrupts.requested()) throw e;
             add(group, Runbook.Finding.warn(group, "could not check: " + Runbook.firstLine(e.getMessage()), null));
         }
     }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new Doctor()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new Doctor(), args); }
 }

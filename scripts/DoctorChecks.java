@@ -17,7 +17,7 @@ final class DoctorChecks {
     private final Connection c;
     boolean roleExists;
     /** Tables asked for (--table, or every table of the schemas), and tables the publication has; oids. */
-    private final Set<Long> asked = new LinkedHashSet<>(), published = new LinkedHashSet<>();
+    private final Set<Long> asked = new LinkedHashSet<>(), published = new LinkedHashSet<>(), excluded = new LinkedHashSet<>();
 
     DoctorChecks(Doctor d, Connection c) {
         this.d = d;
@@ -119,7 +119,9 @@ final class DoctorChecks {
     /** Which tables, which operations, partitions, and the tables of the schemas it leaves out. */
     void publication(CreatePublication step) throws SQLException {
         try {
-            asked.addAll(step.resolve(c));
+            Tables.Resolved r = Tables.resolve(c, step.asked());
+            asked.addAll(r.oids());
+            excluded.addAll(r.excluded());
         } catch (Runbook.Failure e) {
             // an unknown --table or --schema: create-publication's finding says so
         }
@@ -145,21 +147,22 @@ final class DoctorChecks {
                                 "ALTER PUBLICATION " + p + " SET (publish = 'insert, update, delete, truncate');"));
             }
         }
-        List<CreatePublication.Rel> rels = CreatePublication.details(c, new ArrayList<>(published));
-        List<CreatePublication.Rel> tops = rels.stream().filter(r -> r.level() == 0).toList();
+        List<Tables.Rel> rels = Tables.details(c, new ArrayList<>(published));
+        List<Tables.Rel> tops = rels.stream().filter(r -> r.level() == 0).toList();
         d.add("publication", tops.isEmpty() ? Runbook.Finding.warn("tables", p + " has no tables: Airbyte's CDC sees nothing",
-                "jbang create-publication ... (see its line above), or ALTER PUBLICATION " + p + " ADD TABLE <table>;")
-                : Runbook.Finding.ok("tables", tops.size() + " in " + p + ": " + CreatePublication.list(tops)));
-        List<CreatePublication.Rel> partitioned = tops.stream().filter(r -> r.kind().equals("p")).toList();
+                d.publicationCommand())
+                : Runbook.Finding.ok("tables", tops.size() + " in " + p + ": " + Tables.list(tops)));
+        List<Tables.Rel> partitioned = tops.stream().filter(r -> r.kind().equals("p")).toList();
         if (!partitioned.isEmpty()) d.add("publication", viaRoot
                 ? Runbook.Finding.ok("partitions", "partitioned tables publish through their root (publish_via_partition_root): "
-                        + CreatePublication.list(partitioned))
-                : Runbook.Finding.fail("partitions", "publish_via_partition_root is off: changes to " + CreatePublication.list(partitioned)
+                        + Tables.list(partitioned))
+                : Runbook.Finding.fail("partitions", "publish_via_partition_root is off: changes to " + Tables.list(partitioned)
                         + " arrive under each partition's name, which Airbyte does not match to the table's stream",
                         "ALTER PUBLICATION " + p + " SET (publish_via_partition_root = true);"));
 
         Set<Long> known = new LinkedHashSet<>(published);
         known.addAll(asked);
+        known.addAll(excluded);
         List<Long> leftOut = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(LEFT_OUT)) {
             ps.setArray(1, c.createArrayOf("text", d.schemaNames().toArray()));
@@ -169,27 +172,17 @@ final class DoctorChecks {
             }
         }
         if (leftOut.isEmpty()) return;
-        List<CreatePublication.Rel> leftRels = CreatePublication.details(c, leftOut);
-        List<CreatePublication.Rel> out = leftRels.stream().filter(r -> r.level() == 0).toList();
+        List<Tables.Rel> leftRels = Tables.details(c, leftOut);
+        List<Tables.Rel> out = leftRels.stream().filter(r -> r.level() == 0).toList();
         // Published without a replica identity, a table's UPDATE and DELETE fail: create-publication deals with that.
-        List<CreatePublication.Rel> noIdentity = leftRels.stream().filter(r -> r.leaf() && (r.ident().equals("n")
-                || r.ident().equals("d") && !r.pk())).toList();
-        String command = d.publicationCommand() + out.stream().map(r -> " --table " + Doctor.shell(tableArg(r))).reduce("", String::concat);
+        List<Tables.Rel> noIdentity = leftRels.stream().filter(r -> r.leaf() && r.identity() == Tables.Identity.MISSING).toList();
+        String command = d.publicationCommand(out.stream().flatMap(r -> java.util.stream.Stream.of("--table", r.arg())).toArray(String[]::new));
         d.add("publication", Runbook.Finding.warn("left out", out.size() + " table(s) of the schemas are not in " + p
-                + ": Airbyte syncs them as full refresh only: " + CreatePublication.list(out), noIdentity.isEmpty()
+                + ": Airbyte syncs them as full refresh only: " + Tables.list(out), noIdentity.isEmpty()
                 ? new Runbook.Plan(CreatePublication.listing(p, "ALTER PUBLICATION " + p + " ADD TABLE ", out, ""), false).script()
                         + "-- or: " + command
                 : command + "\n(it asks how to give a replica identity to those without a primary key, whose UPDATE and "
-                        + "DELETE would fail once published: " + CreatePublication.list(noIdentity) + ")"));
-    }
-
-    /** A table as --table takes it: each part double-quoted when it holds a dot or a quote. */
-    static String tableArg(CreatePublication.Rel r) {
-        return part(r.schema()) + "." + part(r.table());
-    }
-
-    private static String part(String name) {
-        return name.contains(".") || name.contains("\"") ? "\"" + name.replace("\"", "\"\"") + "\"" : name;
+                        + "DELETE would fail once published: " + Tables.list(noIdentity) + ")"));
     }
 
     /**
@@ -200,30 +193,40 @@ final class DoctorChecks {
         Set<Long> all = new LinkedHashSet<>(published);
         all.addAll(asked);
         if (all.isEmpty()) return;
-        Map<Long, CreatePublication.Rel> leaves = new LinkedHashMap<>();
-        for (CreatePublication.Rel r : CreatePublication.details(c, new ArrayList<>(all))) if (r.leaf()) leaves.put(r.oid(), r);
-        List<CreatePublication.Rel> fine = new ArrayList<>(), full = new ArrayList<>(), index = new ArrayList<>(), broken = new ArrayList<>();
-        for (CreatePublication.Rel r : leaves.values()) {
-            switch (r.ident()) {
-                case "f" -> full.add(r);
-                case "i" -> index.add(r);
-                case "d" -> (r.pk() ? fine : broken).add(r);
-                default -> broken.add(r); // 'n': NOTHING, or an index that was dropped
+        Map<Long, Tables.Rel> leaves = new LinkedHashMap<>();
+        for (Tables.Rel r : Tables.details(c, new ArrayList<>(all))) if (r.leaf()) leaves.put(r.oid(), r);
+        List<Tables.Rel> fine = new ArrayList<>(), full = new ArrayList<>(), index = new ArrayList<>(), broken = new ArrayList<>();
+        for (Tables.Rel r : leaves.values()) {
+            switch (r.identity()) {
+                case FULL -> full.add(r);
+                case INDEX -> index.add(r);
+                case KEY -> fine.add(r);
+                default -> broken.add(r);
             }
         }
         String g = "replica identity";
         d.add(g, Runbook.Finding.ok("default", fine.size() + " of " + leaves.size() + " table(s) DEFAULT with a primary key"));
-        if (!full.isEmpty()) d.add(g, Runbook.Finding.ok("full", "FULL (whole old rows are logged): " + CreatePublication.list(full)));
-        if (!index.isEmpty()) d.add(g, Runbook.Finding.ok("using index", "USING INDEX: " + CreatePublication.list(index)));
+        if (!full.isEmpty()) d.add(g, Runbook.Finding.ok("full", "FULL (whole old rows are logged): " + Tables.list(full)));
+        if (!index.isEmpty()) d.add(g, Runbook.Finding.ok("using index", "USING INDEX: " + Tables.list(index)));
+        List<Tables.Rel> toasted = leaves.values().stream().filter(Tables.Rel::toastRisk).toList();
+        if (!toasted.isEmpty()) d.add(g, Runbook.Finding.warn("toast", toasted.size() + " table(s) store values out of line "
+                + "(TOAST) and log only the key of an old row: an UPDATE that leaves such a value unchanged reaches Airbyte "
+                + "as __debezium_unavailable_value (airbytehq/airbyte#30518): " + Tables.list(toasted),
+                d.publicationCommand("--full-for-toasted") + "\n-- (REPLICA IDENTITY FULL on exactly these: more WAL per UPDATE and DELETE)"));
+        List<Tables.Rel> generated = leaves.values().stream().filter(Tables.Rel::generated).toList();
+        if (!generated.isEmpty() && version < 180000) d.add(g, Runbook.Finding.warn("generated columns", generated.size()
+                + " table(s) have stored generated columns, which PostgreSQL before 18 does not publish: in the destination "
+                + "those columns do not follow the source: " + Tables.list(generated), "compute them in the destination, or "
+                + "upgrade to PostgreSQL 18, where create-publication publishes them (publish_generated_columns)"));
         if (broken.isEmpty()) return;
         List<String> fix = new ArrayList<>();
-        for (CreatePublication.Rel r : broken)
+        for (Tables.Rel r : broken)
             fix.add("ALTER TABLE " + r.q() + " REPLICA IDENTITY " + (r.pk() ? "DEFAULT" : "FULL") + ";");
         if (broken.stream().anyMatch(r -> !r.pk()))
             fix.add("-- or, instead of FULL, give the table a primary key: ALTER TABLE <table> ADD PRIMARY KEY (<columns>);");
         d.add(g, Runbook.Finding.fail("missing", broken.size() + " table(s) without a usable replica identity (DEFAULT "
                 + "without a primary key, or NOTHING): UPDATE and DELETE on them fail on the source while they are published "
-                + "(\"cannot update table ... because it does not have a replica identity\"): " + CreatePublication.list(broken),
+                + "(\"cannot update table ... because it does not have a replica identity\"): " + Tables.list(broken),
                 String.join("\n", fix)));
     }
 }

@@ -22,15 +22,18 @@ final class DoctorSlot {
     // On a standby pg_current_wal_lsn() raises an error: there the position is what has been replayed. Columns that
     // only some majors have (invalidation_reason, 17+) are read through to_jsonb.
     static final String SLOT = """
-            SELECT s.slot_name IS NOT NULL, s.slot_type = 'logical' AND s.plugin = 'pgoutput', s.database = current_database(),
-                   s.temporary, s.active, s.active_pid, a.application_name, host(a.client_addr), s.wal_status,
-                   to_jsonb(s) ->> 'invalidation_reason', pg_size_pretty(pg_wal_lsn_diff(w.lsn, s.restart_lsn)),
-                   pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn), pg_size_pretty(pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)),
-                   coalesce(current_setting('neon.endpoint_id', true), '') <> '',
-                   (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
+            SELECT s.slot_name IS NOT NULL AS exists, s.slot_type = 'logical' AND s.plugin = 'pgoutput' AS pgoutput,
+                   s.database = current_database() AS here, s.temporary, s.active, s.active_pid, a.application_name,
+                   host(a.client_addr) AS client, s.wal_status, to_jsonb(s) ->> 'invalidation_reason' AS reason,
+                   pg_size_pretty(pg_wal_lsn_diff(w.lsn, s.restart_lsn)) AS retained,
+                   pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::int8 AS pending,
+                   pg_size_pretty(pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)) AS pending_pretty,
+                   s.confirmed_flush_lsn::text AS confirmed, w.lsn::text AS now,
+                   coalesce(current_setting('neon.endpoint_id', true), '') <> '' AS neon,
+                   (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can_peek,
                    EXISTS (SELECT 1 FROM pg_publication_tables t WHERE t.pubname = ? AND t.tablename = ?
-                                   AND t.schemaname = coalesce(?, t.schemaname)),
-                   pg_size_bytes(current_setting('wal_segment_size'))
+                                   AND t.schemaname = coalesce(?, t.schemaname)) AS heartbeat_published,
+                   pg_size_bytes(current_setting('wal_segment_size')) AS segment
               FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) w
               LEFT JOIN pg_replication_slots s ON s.slot_name = ?
               LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid""";
@@ -45,13 +48,13 @@ final class DoctorSlot {
             ps.setString(4, s);
             try (var rs = ps.executeQuery()) {
                 rs.next();
-                if (!rs.getBoolean(1)) return; // create-slot's plan is the failure and the fix
-                boolean usable = rs.getBoolean(2) && rs.getBoolean(3) && !rs.getBoolean(4), active = rs.getBoolean(5);
-                boolean neon = rs.getBoolean(14) || d.db.target().isNeonHost(), canPeek = rs.getBoolean(15);
-                String walStatus = rs.getString(9), reason = rs.getString(10);
+                if (!rs.getBoolean("exists")) return; // create-slot's plan is the failure and the fix
+                boolean usable = rs.getBoolean("pgoutput") && rs.getBoolean("here") && !rs.getBoolean("temporary");
+                boolean active = rs.getBoolean("active"), neon = rs.getBoolean("neon") || d.db.target().isNeonHost();
+                String walStatus = rs.getString("wal_status"), reason = rs.getString("reason");
                 if (active) {
-                    String app = rs.getString(7), from = rs.getString(8);
-                    d.add("slot", Runbook.Finding.ok("reader", "active: read by pid " + rs.getInt(6)
+                    String app = rs.getString("application_name"), from = rs.getString("client");
+                    d.add("slot", Runbook.Finding.ok("reader", "active: read by pid " + rs.getInt("active_pid")
                             + (app == null || app.isEmpty() ? "" : " (" + app + (from == null ? "" : " from " + from) + ")")));
                 } else if (neon) {
                     d.add("slot", Runbook.Finding.warn("reader", "inactive, on Neon: Neon removes a slot that has not "
@@ -61,60 +64,88 @@ final class DoctorSlot {
                     d.add("slot", Runbook.Finding.ok("reader", "inactive: no client reads it now (Airbyte connects during a sync)"));
                 }
                 boolean lost = "lost".equals(walStatus) || reason != null;
-                String resync = drop + "\n-- then: " + d.slotCommand() + "\n-- then in Airbyte: resync the connection "
+                String resync = drop + "\nthen:  " + d.slotCommand() + "\nthen, in Airbyte: resync the connection "
                         + "(its Settings > Clear data, or Refresh), as the changes in between are gone";
                 if (lost) d.add("slot", Runbook.Finding.fail("wal", "invalidated (wal_status " + walStatus
                         + (reason == null ? "" : ", " + reason) + "): the WAL it needs is gone, so no reader can resume from it", resync));
-                else if ("unreserved".equals(walStatus)) d.add("slot", Runbook.Finding.warn("wal", "holds " + rs.getString(11)
+                else if ("unreserved".equals(walStatus)) d.add("slot", Runbook.Finding.warn("wal", "holds " + rs.getString("retained")
                         + " of WAL, beyond max_slot_wal_keep_size: it is invalidated at the next checkpoint",
                         "run an Airbyte sync now; or raise max_slot_wal_keep_size"));
-                else d.add("slot", Runbook.Finding.ok("wal", "holds " + rs.getString(11) + " of WAL (wal_status " + walStatus + ")"));
+                else d.add("slot", Runbook.Finding.ok("wal", "holds " + rs.getString("retained") + " of WAL (wal_status " + walStatus + ")"));
                 if (lost || !usable) return; // an unusable slot is create-slot's failure
-                if (d.deep) peek(active, canPeek, resync);
-                heartbeat(heartbeat, rs.getLong(12), rs.getString(13), rs.getBoolean(16), rs.getLong(17));
+                if (d.deep) decode(active, rs.getBoolean("can_peek"), rs.getString("confirmed"), rs.getString("now"),
+                        rs.getLong("pending"), resync);
+                heartbeat(heartbeat, rs.getLong("pending"), rs.getString("pending_pretty"), rs.getBoolean("heartbeat_published"),
+                        rs.getLong("segment"));
             }
         }
     }
 
+    /** The first stretch of WAL decoded; each next one is twice as long (see {@link #decode}). */
+    static final long FIRST_STEP = 16L << 20;
+
     /**
-     * A slot made before its publication fails every reader with 'publication "..." does not exist' on PostgreSQL
-     * 14-17, for ever. Peeking one change shows it without consuming anything; a rolled-back savepoint ends it.
+     * Decodes every pending change, from what the slot has confirmed up to the server's position when doctor looked,
+     * without consuming any (a peek, in a savepoint rolled back after). One bad change anywhere poisons the slot: a
+     * slot made before its publication, or one whose publication was dropped and made again, fails on the changes
+     * written in between, though those before decode fine. A peek decodes from the start each time, so the stretches
+     * double: the whole costs at most twice one pass, and when --peek-timeout runs out it is known how far it got.
      */
-    private void peek(boolean active, boolean canPeek, String resync) throws SQLException {
+    private void decode(boolean active, boolean canPeek, String confirmed, String now, long pending, String resync)
+            throws SQLException {
         String p = Runbook.ident(d.publication);
         if (active) {
-            d.add("slot", Runbook.Finding.ok("decoding", "not peeked: a client is reading the slot"));
+            d.add("slot", Runbook.Finding.warn("decoding", "not known: a client is reading the slot now, and a slot in use "
+                    + "cannot be peeked", "when the sync is over:  " + Invocation.current().again()));
             return;
         }
         if (!canPeek) {
-            d.add("slot", Runbook.Finding.warn("decoding", "not peeked: the connected role lacks REPLICATION",
-                    "run doctor --deep as a role with REPLICATION"));
+            d.add("slot", Runbook.Finding.warn("decoding", "not known: the connected role lacks REPLICATION, which peeking "
+                    + "at a slot needs", "run doctor --deep as a role with REPLICATION"));
             return;
         }
+        if (pending <= 0) {
+            d.add("slot", Runbook.Finding.ok("decoding", "nothing pending: the slot has confirmed all the WAL there is"));
+            return;
+        }
+        long deadline = System.nanoTime() + Runbook.millis(d.peekTimeout) * 1_000_000L, decoded = 0, messages = 0;
         Savepoint sp = c.setSavepoint();
         try (PreparedStatement timeout = c.prepareStatement("SELECT set_config('statement_timeout', ?, true)");
-             PreparedStatement peek = c.prepareStatement("SELECT 1 FROM pg_logical_slot_peek_binary_changes(?, NULL, 1, "
-                     + "'proto_version', '1', 'publication_names', ?)")) {
-            timeout.setString(1, d.peekTimeout.strip());
-            timeout.execute();
-            peek.setString(1, d.slot);
-            peek.setString(2, p); // pgoutput parses the option as a list of identifiers
-            try (var rs = peek.executeQuery()) {
-                d.add("slot", Runbook.Finding.ok("decoding", "peeked without consuming: the slot decodes with publication " + p));
+             PreparedStatement peek = c.prepareStatement("SELECT count(*) AS messages FROM pg_logical_slot_peek_binary_changes("
+                     + "?, ?::pg_lsn + ?::numeric, NULL, 'proto_version', '1', 'publication_names', ?)")) {
+            for (long step = FIRST_STEP; decoded < pending; step *= 2) {
+                long upto = Math.min(pending, Math.max(step, decoded * 2)), left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0) throw new java.sql.SQLException("timed out", "57014");
+                timeout.setString(1, left + "ms");
+                timeout.execute();
+                peek.setString(1, d.slot);
+                peek.setString(2, confirmed);
+                peek.setLong(3, upto);
+                peek.setString(4, p); // pgoutput parses the option as a list of identifiers
+                try (var rs = peek.executeQuery()) {
+                    rs.next();
+                    messages = rs.getLong("messages");
+                }
+                decoded = upto;
             }
+            d.add("slot", Runbook.Finding.ok("decoding", "decoded every pending change without consuming any: " + messages
+                    + " message(s) in " + Runbook.size(pending) + " of WAL, from " + confirmed + " to " + now
+                    + ", with publication " + p));
         } catch (SQLException e) {
-            c.rollback(sp);
             String state = e.getSQLState() == null ? "" : e.getSQLState(), msg = Runbook.firstLine(e.getMessage());
             if (state.equals("42704") && msg.contains("publication"))
                 d.add("slot", Runbook.Finding.fail("decoding", "poisoned: reading it fails with '" + msg + "': the slot was "
-                        + "made before its publication, and PostgreSQL 14-17 keep failing on it for ever", resync));
+                        + "made before its publication, or the publication was dropped and made again while the slot lived, "
+                        + "and PostgreSQL 14-17 keep failing on the changes written in between, for ever", resync));
             else if (state.equals("57014"))
-                d.add("slot", Runbook.Finding.warn("decoding", "not peeked: decoding took longer than " + d.peekTimeout,
-                        "run again with a longer --peek-timeout"));
-            else d.add("slot", Runbook.Finding.warn("decoding", "not peeked: " + msg, null));
-            return;
+                d.add("slot", Runbook.Finding.warn("decoding", "not known: in " + d.peekTimeout + " it decoded "
+                        + Runbook.size(decoded) + " of the " + Runbook.size(pending) + " pending (from " + confirmed
+                        + ") without an error; the rest was not decoded", "give it longer:  "
+                        + Invocation.current().replacing("--peek-timeout", "10min")));
+            else d.add("slot", Runbook.Finding.warn("decoding", "not known: peeking failed: " + msg, null));
+        } finally {
+            c.rollback(sp);
         }
-        c.rollback(sp);
     }
 
     /**
@@ -129,15 +160,15 @@ final class DoctorSlot {
         else if (lag > 0) d.add("slot", Runbook.Finding.warn("heartbeat", "what the slot has confirmed is " + lagPretty
                 + " behind the server's WAL, and no heartbeat table " + t + " is in the publication: while the published "
                 + "tables sit idle, a later sync can fail with \"Saved offset is before replication slot's confirmed lsn\"",
-                d.publicationCommand() + " --heartbeat" + (d.heartbeatTable.equals("airbyte_heartbeat") ? ""
-                        : " --heartbeat-table " + Doctor.shell(d.heartbeatTable))));
+                d.heartbeatTable.equals("airbyte_heartbeat") ? d.publicationCommand("--heartbeat")
+                        : d.publicationCommand("--heartbeat", "--heartbeat-table", d.heartbeatTable)));
         else d.add("slot", Runbook.Finding.ok("heartbeat", "the slot has confirmed all the WAL there is"));
     }
 
     /** Airbyte source-postgres's check, as it runs it: two queries wanting one row each, then a replication connection. */
     void airbyteCheck() throws SQLException {
         AirbyteCheck check = new AirbyteCheck(d.db.target(), d.slot, d.publication, d.roleName(),
-                d.slotCommand() + "   (see the slot lines above)", d.publicationCommand());
+                d.slotCommand(), d.publicationCommand());
         for (Runbook.Finding f : check.assess(c).findings()) d.add("airbyte check", f);
     }
 }

@@ -74,6 +74,7 @@ final class EnableLogical {
                 }
             }
             api.patchProject(project, body);
+            Interrupts.committed("logical replication was enabled on " + named + " (it cannot be undone)");
             done.add(Runbook.Finding.ok("neon", "enabled logical replication on " + named + " (it cannot be undone)"));
         }
         return waitForLogical(wal, first, done);
@@ -97,7 +98,8 @@ final class EnableLogical {
             long left = deadline - System.nanoTime();
             if (left <= 0) {
                 done.add(Runbook.Finding.fail("wait", "after " + timeoutSeconds() + " s a new connection still finds: " + seen,
-                        "the computes may still be restarting: run jbang check-wal again in a minute; if it stays so, "
+                        "the computes may still be restarting: in a minute, run  " + Invocation.current().other("check-wal", List.of())
+                        + "\nif it stays so, "
                         + "restart the compute (Neon console > your branch > Computes > Restart)"));
                 return print(wal.out, first, done, Runbook.NOT_READY, null);
             }

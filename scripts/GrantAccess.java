@@ -54,6 +54,9 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
 
     String roleName() { return role != null ? Runbook.name("--role", role) : db.target().user; }
 
+    /** How to say "run this again": this command line by default; doctor gives the step's own command. */
+    java.util.function.Function<String[], String> again = extra -> Invocation.current().again(extra);
+
     List<String> schemaNames() {
         if (schemas == null || schemas.isEmpty()) return List.of("public");
         LinkedHashSet<String> names = new LinkedHashSet<>();
@@ -62,11 +65,14 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
     }
 
     static final String ROLE = """
-            SELECT r.oid IS NOT NULL, r.rolreplication, r.rolsuper, current_user,
+            SELECT r.oid IS NOT NULL AS exists, r.rolreplication, r.rolsuper, current_user AS me,
                    ARRAY(SELECT m.rolname::text FROM pg_roles m WHERE m.rolreplication AND m.oid <> r.oid
-                            AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1),
-                   current_setting('neon.endpoint_id', true)
+                            AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1) AS replicating_groups,
+                   current_setting('neon.endpoint_id', true) AS endpoint
               FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = ?""";
+
+    /** What GRANT SELECT ON ALL TABLES IN SCHEMA covers, as the guide's statement does: views and foreign tables too. */
+    static final String KINDS = "('r', 'p', 'v', 'm', 'f')";
 
     /**
      * Per schema asked for, in order: does it exist, has the role USAGE, may the connected user grant it, how many
@@ -74,19 +80,20 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
      * (PostgreSQL refuses such a GRANT with "permission denied", or grants nothing with a mere warning).
      */
     static final String SCHEMAS = """
-            SELECT u.name, n.oid IS NOT NULL, has_schema_privilege(r.oid, n.oid, 'USAGE'),
-                   has_schema_privilege(current_user, n.oid, 'USAGE WITH GRANT OPTION'),
-                   count(c.oid), coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE unreadable), '{}'),
-                   coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE blocked), '{}'),
-                   coalesce(array_agg(pg_get_userbyid(c.relowner)::text ORDER BY c.relname) FILTER (WHERE blocked), '{}')
+            SELECT u.name, n.oid IS NOT NULL AS exists, has_schema_privilege(r.oid, n.oid, 'USAGE') AS usage,
+                   has_schema_privilege(current_user, n.oid, 'USAGE WITH GRANT OPTION') AS may_grant_usage,
+                   pg_get_userbyid(n.nspowner) AS schema_owner, count(c.oid) AS tables,
+                   coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE unreadable), '{}') AS unreadable,
+                   coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE blocked), '{}') AS blocked,
+                   coalesce(array_agg(pg_get_userbyid(c.relowner)::text ORDER BY c.relname) FILTER (WHERE blocked), '{}') AS blocked_owners
               FROM unnest(?::text[]) WITH ORDINALITY u(name, i)
               JOIN pg_roles r ON r.rolname = ?
               LEFT JOIN pg_namespace n ON n.nspname = u.name
-              LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+              LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN %s
               LEFT JOIN LATERAL (SELECT NOT has_table_privilege(r.oid, c.oid, 'SELECT')) t(unreadable) ON true
               LEFT JOIN LATERAL (SELECT unreadable AND NOT has_table_privilege(current_user, c.oid, 'SELECT WITH GRANT OPTION'))
                      b(blocked) ON true
-             GROUP BY u.i, u.name, n.oid, r.oid ORDER BY u.i""";
+             GROUP BY u.i, u.name, n.oid, r.oid ORDER BY u.i""".formatted(KINDS);
 
     /**
      * Per schema, the roles whose future tables the role must be able to read: the connected user and every owner
@@ -100,19 +107,19 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
                          JOIN pg_namespace n ON n.nspname = u.name),
                  g AS (SELECT s.oid AS nsp, (SELECT oid FROM pg_roles WHERE rolname = current_user) AS creator FROM s
                        UNION SELECT c.relnamespace, c.relowner FROM pg_class c JOIN s ON c.relnamespace = s.oid
-                        WHERE c.relkind IN ('r', 'p'))
+                        WHERE c.relkind IN %s)
             SELECT s.nspname, o.rolname,
                    pg_has_role(current_user, o.oid, CASE WHEN current_setting('server_version_num')::int >= 160000
-                                                        THEN 'USAGE' ELSE 'MEMBER' END),
+                                                        THEN 'USAGE' ELSE 'MEMBER' END) AS may_act,
                    EXISTS (SELECT FROM pg_default_acl d, aclexplode(d.defaclacl) a
                             WHERE d.defaclrole = o.oid AND d.defaclnamespace IN (s.oid, 0) AND d.defaclobjtype = 'r'
-                              AND a.grantee IN (r.oid, 0) AND a.privilege_type = 'SELECT')
+                              AND a.grantee IN (r.oid, 0) AND a.privilege_type = 'SELECT') AS already_set
               FROM g JOIN s ON s.oid = g.nsp JOIN pg_roles o ON o.oid = g.creator CROSS JOIN r
              WHERE o.oid <> r.oid AND NOT pg_has_role(r.oid, o.oid, 'USAGE')
-             ORDER BY s.i, o.rolname <> current_user, o.rolname""";
+             ORDER BY s.i, o.rolname <> current_user, o.rolname""".formatted(KINDS);
 
-    record Schema(String name, boolean exists, boolean usage, boolean mayGrantUsage, long tables, String[] unreadable,
-                  String[] blocked, String[] blockedOwners) {}
+    record Schema(String name, boolean exists, boolean usage, boolean mayGrantUsage, String owner, long tables,
+                  String[] unreadable, String[] blocked, String[] blockedOwners) {}
 
     static List<Schema> schemas(Connection c, String role, List<String> names) throws SQLException {
         List<Schema> found = new ArrayList<>();
@@ -120,14 +127,15 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
             ps.setArray(1, c.createArrayOf("text", names.toArray()));
             ps.setString(2, role);
             try (var rs = ps.executeQuery()) {
-                while (rs.next()) found.add(new Schema(rs.getString(1), rs.getBoolean(2), rs.getBoolean(3), rs.getBoolean(4),
-                        rs.getLong(5), strings(rs, 6), strings(rs, 7), strings(rs, 8)));
+                while (rs.next()) found.add(new Schema(rs.getString("name"), rs.getBoolean("exists"), rs.getBoolean("usage"),
+                        rs.getBoolean("may_grant_usage"), rs.getString("schema_owner"), rs.getLong("tables"),
+                        strings(rs, "unreadable"), strings(rs, "blocked"), strings(rs, "blocked_owners")));
             }
         }
         return found;
     }
 
-    static String[] strings(java.sql.ResultSet rs, int column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
+    static String[] strings(java.sql.ResultSet rs, String column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
 
     public Runbook.Assessment assess(Connection c) throws SQLException {
         String r = roleName(), role = Runbook.ident(r);
@@ -138,15 +146,15 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
             ps.setString(1, r);
             try (var rs = ps.executeQuery()) {
                 rs.next();
-                if (!rs.getBoolean(1)) throw Runbook.badInput("--role: role " + role + " does not exist: give an existing "
+                if (!rs.getBoolean("exists")) throw Runbook.badInput("--role: role " + role + " does not exist: give an existing "
                         + "role (SELECT rolname FROM pg_roles WHERE rolcanlogin), names are case-sensitive");
-                me = Runbook.ident(rs.getString(4));
-                String endpoint = rs.getString(6);
+                me = Runbook.ident(rs.getString("me"));
+                String endpoint = rs.getString("endpoint");
                 boolean neon = (endpoint != null && !endpoint.isEmpty()) || db.target().isNeonHost();
-                if (rs.getBoolean(2) || rs.getBoolean(3))
+                if (rs.getBoolean("rolreplication") || rs.getBoolean("rolsuper"))
                     f.add(Runbook.Finding.ok("replication", "role " + role + " has "
-                            + (rs.getBoolean(2) ? "REPLICATION" : "superuser (replication included)")));
-                else f.add(noReplication(role, strings(rs, 5), neon));
+                            + (rs.getBoolean("rolreplication") ? "REPLICATION" : "superuser (replication included)")));
+                else f.add(noReplication(role, strings(rs, "replicating_groups"), neon));
             }
         }
         List<Schema> found = schemas(c, r, names);
@@ -161,15 +169,14 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
             ps.setArray(2, c.createArrayOf("text", names.toArray()));
             try (var rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    String s = rs.getString(1), owner = Runbook.ident(rs.getString(2));
-                    if (rs.getBoolean(4)) continue; // already set
-                    if (rs.getBoolean(3)) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
+                    String s = rs.getString("nspname"), owner = Runbook.ident(rs.getString("rolname"));
+                    if (rs.getBoolean("already_set")) continue;
+                    if (rs.getBoolean("may_act")) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
                     else {
                         warned.add(s);
                         f.add(Runbook.Finding.warn("default privileges", owner + " owns tables in schema " + Runbook.ident(s)
                                 + " and " + me + " cannot act for it, so tables " + owner + " creates there later will not be "
-                                + "readable by " + role, "as " + owner + ":  " + defaultPrivileges(owner, Runbook.ident(s), role)
-                                + ";\nor, as a superuser:  GRANT " + owner + " TO " + me + ";  then run grant-access again"));
+                                + "readable by " + role, Runbook.membership(List.of(rs.getString("rolname")), me, again.apply(new String[0]))));
                     }
                 }
             }
@@ -182,23 +189,23 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
                 plan.add(new Runbook.Sql("GRANT USAGE ON SCHEMA " + schema + " TO " + role, subject));
                 todo.add("USAGE");
                 if (!s.mayGrantUsage()) f.add(Runbook.Finding.fail(subject, role + " has no USAGE on it and " + me
-                        + " may not grant it", "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
+                        + " may not grant it (the schema is owned by " + Runbook.ident(s.owner()) + ")",
+                        Runbook.membership(List.of(s.owner()), me, again.apply(new String[0]))));
             }
             if (s.unreadable().length > 0) {
                 // By name, only those it cannot read: ON ALL TABLES IN SCHEMA reads all of pg_class five times a schema.
                 List<String> tables = Arrays.stream(s.unreadable()).map(t -> schema + "." + Runbook.ident(t)).toList();
-                for (String list : Runbook.nameLists(tables))
-                    plan.add(new Runbook.Sql("GRANT SELECT ON TABLE " + list + " TO " + role, subject));
+                for (List<String> list : Runbook.chunks(tables))
+                    plan.add(new Runbook.Sql("GRANT SELECT ON TABLE " + String.join(", ", list) + " TO " + role, subject,
+                            list, Locks.SHARE_UPDATE_EXCLUSIVE));
                 todo.add("SELECT on " + s.unreadable().length + " of " + s.tables() + " table(s)");
             }
             if (s.blocked().length > 0) {
-                Set<String> owners = new LinkedHashSet<>();
-                for (String o : s.blockedOwners()) owners.add(Runbook.ident(o));
+                Set<String> owners = new LinkedHashSet<>(List.of(s.blockedOwners()));
                 f.add(Runbook.Finding.fail(subject, role + " cannot read " + list(schema, s.blocked()) + " (owned by "
-                        + String.join(", ", owners) + ") and " + me + " may not grant SELECT on " + (s.blocked().length == 1
-                        ? "it" : "them"), "as " + String.join(" and as ", owners) + ":  GRANT SELECT ON ALL TABLES IN SCHEMA "
-                        + schema + " TO " + role + ";\nor, as a superuser:  GRANT " + String.join(", ", owners) + " TO " + me
-                        + ";  then run grant-access again"));
+                        + String.join(", ", owners.stream().map(Runbook::ident).toList()) + ") and " + me + " may not grant "
+                        + "SELECT on " + (s.blocked().length == 1 ? "it" : "them"),
+                        Runbook.membership(owners, me, again.apply(new String[0]))));
             }
             for (String owner : defaultsFor.getOrDefault(s.name(), List.of()))
                 plan.add(new Runbook.Sql(defaultPrivileges(owner.equals(me) ? null : owner, schema, role), subject));
@@ -218,7 +225,7 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
                 + " GRANT SELECT ON TABLES TO " + role;
     }
 
-    private static Runbook.Finding noReplication(String role, String[] memberOf, boolean neon) {
+    private Runbook.Finding noReplication(String role, String[] memberOf, boolean neon) {
         String message = "role " + role + " lacks REPLICATION, which Airbyte's replication connection needs"
                 + (memberOf.length == 0 ? "" : "; it is a member of " + String.join(", ", Arrays.stream(memberOf)
                 .map(Runbook::ident).toList()) + ", which " + (memberOf.length == 1 ? "has" : "have") + " it, but REPLICATION is a role "
@@ -226,7 +233,7 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
         String fix = neon
                 ? "on Neon, roles created with SQL cannot get REPLICATION: use the default role made with the project, or "
                   + "create a role in the Neon console, CLI (neonctl roles create) or API, then pass it with --role"
-                : "as a superuser:  ALTER ROLE " + role + " REPLICATION;  then run grant-access again";
+                : "as a superuser:  ALTER ROLE " + role + " REPLICATION;\nthen:  " + again.apply(new String[0]);
         return Runbook.Finding.fail("replication", message, fix);
     }
 
@@ -254,5 +261,5 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
 
     public Integer call() { return Runbook.run(this, db, out); }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new GrantAccess()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new GrantAccess(), args); }
 }

@@ -1,9 +1,9 @@
 //JAVA 17+
 //JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
 //DEPS info.picocli:picocli:4.7.7
-//DEPS org.postgresql:postgresql:42.7.10
-//DEPS com.fasterxml.jackson.core:jackson-databind:2.20.1
-//SOURCES Db.java Progress.java Secrets.java
+//DEPS org.postgresql:postgresql:42.7.14
+//DEPS com.fasterxml.jackson.core:jackson-databind:2.20.2
+//SOURCES Db.java Progress.java Secrets.java Invocation.java Interrupts.java Locks.java
 
 import java.nio.charset.StandardCharsets;
 import java.sql.BatchUpdateException;
@@ -30,7 +30,8 @@ final class Runbook {
             + "  1  not ready: a check failed, e.g. something the step needs is missing (its fix is printed); nothing changed%n"
             + "  2  bad input: an option, or a role, schema or table to act on that does not exist; nothing changed%n"
             + "  3  cannot connect or authenticate (host, port, database, password, TLS)%n"
-            + "  4  the database refused the change (privilege, lock timeout); its transaction was rolled back%n";
+            + "  4  the database refused the change (privilege, lock timeout); its transaction was rolled back%n"
+            + "  130  interrupted (Ctrl-C, SIGTERM): cancelled on the server; the last line says what became of the database%n";
 
     private Runbook() {}
 
@@ -68,8 +69,13 @@ final class Runbook {
         static Finding fail(String check, String message, String fix) { return new Finding(check, Status.FAIL, message, fix); }
     }
 
-    /** One SQL statement of a plan; {@code subject} names what it touches, for error messages. */
-    record Sql(String text, String subject) {}
+    /**
+     * One SQL statement of a plan; {@code subject} names what it touches, for error messages; {@code tables} (quoted
+     * names) are the tables it locks in {@code mode}, so that a lock timeout can name who holds them.
+     */
+    record Sql(String text, String subject, List<String> tables, String mode) {
+        Sql(String text, String subject) { this(text, subject, List.of(), null); }
+    }
 
     /** The statements that bring the database to the goal; empty means already done. */
     record Plan(List<Sql> statements, boolean transactional) {
@@ -130,6 +136,7 @@ final class Runbook {
         Progress.phase(String.format("%s: applying %,d statement(s)%s", step.name(), a.plan().statements().size(),
                 a.plan().transactional() ? " in one transaction" : ""));
         apply(c, a.plan());
+        if (c.getAutoCommit()) Interrupts.committed(step.name() + " (applied)");
         findings.add(Finding.ok("result", "applied " + a.plan().statements().size() + " statement(s)"));
         Progress.phase(step.name() + ": taking a second look");
         List<Finding> verified;
@@ -153,6 +160,7 @@ final class Runbook {
      * failure rolls it all back.
      */
     static void apply(Connection c, Plan plan) throws SQLException {
+        if (Interrupts.requested()) throw new Failure(Interrupts.EXIT, "interrupted", NOTHING_CHANGED);
         boolean auto = c.getAutoCommit(), joined = !auto && plan.transactional();
         if (!joined) c.setAutoCommit(true);
         try (var st = c.createStatement()) {
@@ -165,7 +173,8 @@ final class Runbook {
             throw refused(e.getNextException() != null ? e.getNextException() : e, culprit(e, plan));
         } catch (SQLException e) {
             if (joined) rollback(c);
-            throw refused(e, plan.transactional() ? culpritInBlock(e, plan) : null);
+            Sql culprit = plan.transactional() ? culpritInBlock(e, plan) : null;
+            throw refused(e, culprit, "55P03".equals(e.getSQLState()) ? Locks.holders(c, culprit) : null);
         } finally {
             try {
                 if (!c.isClosed()) c.setAutoCommit(auto);
@@ -224,11 +233,17 @@ final class Runbook {
         return found;
     }
 
-    /** A database error during a change: exit 4 (3 if the connection broke), one line naming the object. */
-    static Failure refused(SQLException e, Sql culprit) {
+    static Failure refused(SQLException e, Sql culprit) { return refused(e, culprit, null); }
+
+    /**
+     * A database error during a change: exit 4 (3 if the connection broke), one line naming the object; for a lock
+     * timeout, {@code holders} (see {@link Locks#holders}) names the tables and the sessions that hold them.
+     */
+    static Failure refused(SQLException e, Sql culprit, String holders) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String what = culprit == null || culprit.subject() == null ? "" : culprit.subject() + ": ";
         String msg = firstLine(e.getMessage());
+        if (state.equals("55P03") && holders != null) return new Failure(REFUSED, holders); // it says what became of the database
         if (state.equals("55P03"))
             return new Failure(REFUSED, what + "could not take a lock within lock_timeout: another session holds it "
                     + "(see pg_locks / pg_stat_activity) - retry when it is done", NOTHING_CHANGED);
@@ -238,7 +253,7 @@ final class Runbook {
         if (state.equals("53200") && server != null && String.valueOf(server.getHint()).contains("max_locks_per_transaction"))
             return new Failure(REFUSED, what + "PostgreSQL's lock table is full: one transaction locks every table it "
                     + "changes, and the server has room for about max_locks_per_transaction x max_connections locks - "
-                    + "publish in parts first (create-publication --add with some of the --schema or --table at a time), "
+                    + "publish in parts first (create-publication with some of the --schema or --table at a time), "
                     + "or raise max_locks_per_transaction", NOTHING_CHANGED);
         if (state.startsWith("08") || state.equals("57P01"))
             return new Failure(CANNOT_CONNECT, "connection lost: " + msg + " - run the command again (safe: what was "
@@ -260,9 +275,34 @@ final class Runbook {
         return value.strip();
     }
 
+    /** A duration that {@link #duration} accepted, in milliseconds. */
+    static long millis(String value) {
+        var m = java.util.regex.Pattern.compile("(\\d+)(ms|s|min)?").matcher(duration("duration", value));
+        m.matches();
+        return Long.parseLong(m.group(1)) * (m.group(2) == null || m.group(2).equals("ms") ? 1 : m.group(2).equals("s") ? 1000 : 60_000);
+    }
+
     /** A plan's first statement: give up on a lock not granted within --lock-timeout (LOCAL: for its transaction only). */
     static Sql lockTimeout(String value, boolean local) {
         return new Sql("SET " + (local ? "LOCAL " : "") + "lock_timeout = " + literal(duration("--lock-timeout", value)), null);
+    }
+
+    /**
+     * The one fix for objects owned by roles we are not a member of: membership in them, which lets us alter, publish
+     * and grant on what they own. (Running as the owner instead can fail on what we own, a publication say: a loop.)
+     */
+    static String membership(java.util.Collection<String> owners, String me, String then) {
+        return "GRANT " + String.join(", ", owners.stream().map(Runbook::ident).toList()) + " TO " + me + ";  (as a "
+                + "superuser, or a role with ADMIN OPTION on it; on Neon, the role that created it)\nthen:  " + then;
+    }
+
+    /** A number of bytes as pg_size_pretty writes it: bytes below 10 kB, then kB, MB, GB, TB. */
+    static String size(long bytes) {
+        String[] units = {"bytes", "kB", "MB", "GB", "TB"};
+        double v = bytes;
+        int i = 0;
+        while (Math.abs(v) >= 10 * 1024 && i < units.length - 1) { v /= 1024; i++; }
+        return Math.round(v) + " " + units[i];
     }
 
     /** The first five, then a count: a message stays one readable line with 10,000 names. */
@@ -294,9 +334,12 @@ final class Runbook {
      * statement grows faster than its list (a publication checks each table against those listed before it): at
      * 10,000 tables, ten statements of 1,000 were 15 % (publication) and 10 % (GRANT) faster than one.
      */
-    static List<String> nameLists(List<String> quoted) {
-        List<String> lists = new ArrayList<>();
-        for (int i = 0; i < quoted.size(); i += 1000) lists.add(String.join(", ", quoted.subList(i, Math.min(quoted.size(), i + 1000))));
+    static List<String> nameLists(List<String> quoted) { return chunks(quoted).stream().map(l -> String.join(", ", l)).toList(); }
+
+    /** The names 1,000 at a time (see {@link #nameLists}). */
+    static List<List<String>> chunks(List<String> quoted) {
+        List<List<String>> lists = new ArrayList<>();
+        for (int i = 0; i < quoted.size(); i += 1000) lists.add(quoted.subList(i, Math.min(quoted.size(), i + 1000)));
         return lists;
     }
 
@@ -439,10 +482,12 @@ final class Runbook {
         CommandLine cmd = new CommandLine(command);
         cmd.setExitCodeExceptionMapper(t -> t instanceof Failure f ? f.exitCode : REFUSED);
         cmd.setExecutionStrategy(parsed -> {
+            Invocation.started(parsed.commandSpec().name(), parsed.originalArgs());
             try {
                 return new CommandLine.RunLast().execute(parsed);
             } finally {
                 Progress.phase(null);
+                Interrupts.finished(); // after Ctrl-C, the interrupt handler says what became of the database and exits
             }
         });
         cmd.setParameterExceptionHandler((ex, args) -> {
@@ -465,6 +510,13 @@ final class Runbook {
         if (footer.stream().noneMatch(l -> l.contains("Exit codes:"))) footer.add(String.format(EXIT_CODES)); // unless its own
         usage.footer(footer.toArray(String[]::new));
         return cmd;
+    }
+
+    /** A command's main: Ctrl-C and SIGTERM cancel what runs on the server (see {@link Interrupts}), then its exit code. */
+    static void launch(Callable<Integer> command, String... args) {
+        CommandLine cmd = cli(command);
+        Interrupts.install(cmd.getCommandName());
+        System.exit(cmd.execute(args));
     }
 
     /**
@@ -502,7 +554,13 @@ final class Runbook {
     /** Asks a yes/no question on the terminal: true for yes or y; null when there is no terminal to ask on. */
     static Boolean confirm(String question) {
         if (!terminal()) return null;
-        String answer = System.console().readLine("%s Type yes to go on: ", question);
+        String answer;
+        Interrupts.prompting(true);
+        try {
+            answer = System.console().readLine("%s Type yes to go on: ", question);
+        } finally {
+            Interrupts.prompting(false);
+        }
         return answer != null && (answer.strip().equalsIgnoreCase("yes") || answer.strip().equalsIgnoreCase("y"));
     }
 }

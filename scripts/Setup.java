@@ -1,14 +1,12 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java CheckWal.java GrantAccess.java CreatePublication.java CreateSlot.java AirbyteSource.java
-//DESCRIPTION The whole runbook in the safe order: check-wal, grant-access, create-publication, create-slot, airbyte-source
+//SOURCES Runbook.java CheckWal.java GrantAccess.java CreatePublication.java CreateSlot.java
+//DESCRIPTION The whole runbook in the safe order: check-wal, grant-access, create-publication, create-slot
 
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,9 +16,10 @@ import picocli.CommandLine.Option;
 @Command(name = "setup", mixinStandardHelpOptions = true, version = "setup 1.0",
         description = {"Prepares the database for Airbyte's CDC by running every step of the guide, in the safe order: "
                 + "check-wal, grant-access, create-publication, create-slot (after the publication: see create-slot "
-                + "--help), then prints the Airbyte source configuration.",
+                + "--help), then names the airbyte-source command that prints Airbyte's configuration.",
                 "Stops at the first step that fails, with that step's exit code. Running it again is safe: what is "
-                + "done is not done twice. --dry-run prints the whole runbook as one SQL script."},
+                + "done is not done twice, and no table is ever taken out of the publication unless --remove-unlisted. "
+                + "--dry-run prints the whole runbook as one SQL script; --json prints only JSON."},
         footer = {"%nExamples:",
                 "  jbang setup --url \"$DATABASE_URL\" --dry-run > runbook.sql",
                 "  jbang setup --url \"$DATABASE_URL\" --schema public --schema sales",
@@ -35,14 +34,19 @@ class Setup implements Callable<Integer> {
     @Option(names = "--publication", defaultValue = "airbyte_publication", description = "Default: ${DEFAULT-VALUE}.") String publication;
     @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Default: ${DEFAULT-VALUE}.") String slot;
     @Option(names = "--replica-identity", description = "full: REPLICA IDENTITY FULL on tables without a primary key.") String replicaIdentity;
-    @Option(names = "--add", description = "Only add tables to an existing publication, never remove any.") boolean add;
+    @Option(names = "--exclude-table", paramLabel = "SCHEMA.TABLE", description = "Leave this table out of the "
+            + "publication (repeatable), e.g. an unlogged table.") List<String> excluded;
+    @Option(names = "--full-for-toasted", description = "REPLICA IDENTITY FULL for the tables that store values out of "
+            + "line (TOAST), so that an UPDATE leaving them unchanged does not reach Airbyte as __debezium_unavailable_value.")
+    boolean fullForToasted;
+    @Option(names = "--remove-unlisted", description = "Take out of an existing publication every table not asked for now "
+            + "(Airbyte stops receiving their changes). Without it nothing is removed.") boolean removeUnlisted;
+    @Option(names = "--add", hidden = true, description = "The default now; kept so that older command lines work.") boolean add;
     @Option(names = "--lock-timeout", defaultValue = "5s", description = "How long to wait for a table's lock, and for "
             + "the transactions open elsewhere that a new slot waits for (default: ${DEFAULT-VALUE}).")
     String lockTimeout;
     @Option(names = "--force", description = "Passed to create-slot.") boolean force;
     @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
-    @Option(names = "--include-password", description = "Put the password into the printed Airbyte configuration.") boolean includePassword;
-    @Option(names = "--ca-cert", description = "CA certificate (PEM) for sslmode verify-ca / verify-full.") Path caCert;
 
     /** The step objects, configured from this command's options; setup composes them and never copies their SQL. */
     List<Runbook.Step> steps() {
@@ -59,7 +63,9 @@ class Setup implements Callable<Integer> {
         pub.tables = tables;
         pub.schemas = tables == null ? schemas : null;
         pub.replicaIdentity = replicaIdentity;
-        pub.add = add;
+        pub.excluded = excluded;
+        pub.fullForToasted = fullForToasted;
+        pub.removeUnlisted = removeUnlisted;
         pub.lockTimeout = lockTimeout;
         pub.heartbeat = heartbeat;
         pub.role = heartbeat.enabled ? role : null;
@@ -70,19 +76,6 @@ class Setup implements Callable<Integer> {
         createSlot.force = force;
         createSlot.lockTimeout = lockTimeout;
         return List.of(wal, grant, pub, createSlot);
-    }
-
-    AirbyteSource source() {
-        AirbyteSource source = new AirbyteSource();
-        source.db = db;
-        source.slot = slot;
-        source.publication = publication;
-        source.schemas = grantedSchemas();
-        source.role = role;
-        source.heartbeat = heartbeat;
-        source.includePassword = includePassword;
-        source.caCert = caCert;
-        return source;
     }
 
     /** --schema, else the schemas of the --table names, else public. */
@@ -108,24 +101,31 @@ class Setup implements Callable<Integer> {
     public Integer call() throws SQLException {
         List<Runbook.Step> steps = steps();
         for (Runbook.Step s : steps) s.validate();
-        AirbyteSource source = source();
-        Map<String, Object> configuration = source.configuration(); // its bad input shows before anything changes
         try (Connection c = db.connect()) {
             if (!out.dryRun) Runbook.serialise(c);
             List<Runbook.Outcome> preview = runAll(c, steps, true);
             Runbook.Outcome last = preview.get(preview.size() - 1);
             if (out.dryRun || last.exitCode() != Runbook.OK) {
-                out.print(preview, last.exitCode() == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
+                out.print(preview);
                 return last.exitCode();
             }
             c.setAutoCommit(false);
             List<Runbook.Outcome> outcomes = runAll(c, steps, false);
             int exit = outcomes.get(outcomes.size() - 1).exitCode();
             if (!c.getAutoCommit()) c.rollback(); // a step failed before the slot: none of the changes stay
-            out.print(outcomes, exit == Runbook.OK ? Map.of("airbyteSource", configuration) : Map.of());
-            if (exit == Runbook.OK) source.notes().forEach(System.err::println);
+            out.print(outcomes);
+            if (exit == Runbook.OK && !out.json) System.out.println("\nnext, Airbyte's source configuration:\n  " + sourceCommand());
             return exit;
         }
+    }
+
+    /** The airbyte-source command for what setup made: the same connection, slot, publication, schemas and heartbeat. */
+    String sourceCommand() {
+        List<String> words = new ArrayList<>(List.of("--slot", slot, "--publication", publication));
+        if (role != null) words.addAll(List.of("--role", role));
+        for (String s : grantedSchemas()) words.addAll(List.of("--schema", s));
+        if (heartbeat.enabled) words.addAll(List.of("--heartbeat", "--heartbeat-table", heartbeat.table));
+        return Invocation.current().other("airbyte-source", words) + " > source.json";
     }
 
     /** Runs the steps in order on one connection, up to the first that does not succeed. */
@@ -135,6 +135,7 @@ class Setup implements Callable<Integer> {
             if (s instanceof CreateSlot && !c.getAutoCommit()) {
                 c.commit();
                 c.setAutoCommit(true);
+                if (outcomes.stream().anyMatch(Runbook.Outcome::applied)) Interrupts.committed("the grants and the publication");
             }
             Runbook.Outcome o;
             try {
@@ -151,5 +152,5 @@ class Setup implements Callable<Integer> {
         return outcomes;
     }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new Setup()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new Setup(), args); }
 }

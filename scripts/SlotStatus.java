@@ -133,7 +133,8 @@ class SlotStatus implements Callable<Integer> {
         if (screens.isEmpty())
             screens.add(new Runbook.Outcome("slot-status", Runbook.NOT_READY, List.of(Runbook.Finding.fail("slots", "no logical "
                     + "replication slot in database " + database + ": Airbyte has nothing to read changes from",
-                    "jbang create-slot --url ...  (or jbang setup --url ...)")), Runbook.Plan.none(), false));
+                    Invocation.current().other("create-slot", List.of()) + "\nor the whole runbook:  "
+                    + Invocation.current().other("setup", List.of()))), Runbook.Plan.none(), false));
         Map<String, Object> extra = new LinkedHashMap<>();
         if (out.json) {
             extra.put("warnAtBytes", threshold);
@@ -205,7 +206,9 @@ class SlotStatus implements Callable<Integer> {
         String walStatus = (String) d.get("walStatus");
         if ("lost".equals(walStatus))
             f.add(Runbook.Finding.warn("wal_status", "lost: WAL this slot needs was removed; the slot cannot be used again",
-                    "drop it and make it again (jbang teardown, then jbang setup), then resync in Airbyte"));
+                    "drop it:  SELECT pg_drop_replication_slot(" + Runbook.literal(name) + ");\nthen make it again:  "
+                            + Invocation.current().other("create-slot", List.of("--slot", name))
+                            + "\nthen, in Airbyte: resync the connection, as the changes in between are gone"));
         else if ("unreserved".equals(walStatus))
             f.add(Runbook.Finding.warn("wal_status", "unreserved: it holds more than max_wal_size and will lose WAL at the "
                     + "next checkpoint unless its consumer catches up", fix));
@@ -248,5 +251,5 @@ class SlotStatus implements Callable<Integer> {
         return (v == Math.floor(v) ? String.valueOf((long) v) : String.valueOf(v)) + " " + units[i];
     }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new SlotStatus()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new SlotStatus(), args); }
 }

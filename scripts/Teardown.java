@@ -49,8 +49,9 @@ class Teardown implements Callable<Integer>, Runbook.Step {
     @Option(names = "--heartbeat-table", paramLabel = "[SCHEMA.]TABLE", defaultValue = "airbyte_heartbeat",
             description = "The heartbeat table (default: ${DEFAULT-VALUE}, in whichever schema has it).")
     String heartbeatTable = "airbyte_heartbeat";
-    @Option(names = "--force", description = "Drop the slot even while a client streams from it: terminates that "
-            + "client's walsender first (the client sees its connection end).")
+    @Option(names = "--force", description = "Drop the slot even while a client streams from it (terminates that "
+            + "client's walsender first: the client sees its connection end); and drop the publication even though "
+            + "other pgoutput slots stay in the database, which fail at the next write if they read it.")
     boolean force;
     @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation (needed without a terminal).")
     boolean yes;
@@ -127,7 +128,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                 if (!rs.getBoolean(3) && !others.isEmpty())
                     f.add(Runbook.Finding.warn("slot", "no slot " + slot + ", but this database has pgoutput slot(s) "
                             + Runbook.few(others, ", ") + ": if one is Airbyte's, it stays and keeps holding WAL",
-                            "run teardown with --slot " + others.get(0) + " to drop it too"));
+                            "to drop it too:  " + Invocation.current().replacing("--slot", others.get(0))));
                 else if (!rs.getBoolean(3)) f.add(Runbook.Finding.ok("slot", "no slot " + slot + ": nothing to drop"));
                 else {
                     String type = rs.getString(4), plugin = rs.getString(5), database = rs.getString(6);
@@ -168,12 +169,24 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                 if (!rs.getBoolean(15)) f.add(Runbook.Finding.ok("publication", "no publication " + p + ": nothing to drop"));
                 else if (!rs.getBoolean(17))
                     f.add(Runbook.Finding.fail("publication", p + " is owned by " + Runbook.ident(rs.getString(16)) + ", not by "
-                            + me + " or a role it belongs to", "run as " + Runbook.ident(rs.getString(16)) + ", or: GRANT "
-                            + Runbook.ident(rs.getString(16)) + " TO " + me + ";"));
+                            + me + " or a role it belongs to", Runbook.membership(List.of(rs.getString(16)), me, Invocation.current().again())));
                 else {
-                    drops.add(new Runbook.Sql("DROP PUBLICATION " + p, "publication " + p));
-                    f.add(Runbook.Finding.ok("publication", "drops " + p + " (" + rs.getLong(18) + " table(s) in it; the "
-                            + "tables and their rows stay)"));
+                    // A pgoutput slot left behind may be reading this publication: it would fail for ever at the next write.
+                    List<String> orphaned = others.stream().filter(o -> slotSql.isEmpty() || !o.equals(slot)).toList();
+                    String drop = "drops " + p + " (" + rs.getLong(18) + " table(s) in it; the tables and their rows stay)";
+                    if (orphaned.isEmpty() || force) drops.add(new Runbook.Sql("DROP PUBLICATION " + p, "publication " + p));
+                    if (orphaned.isEmpty()) f.add(Runbook.Finding.ok("publication", drop));
+                    else {
+                        String left = "pgoutput slot(s) " + Runbook.few(orphaned, ", ") + (orphaned.size() == 1 ? " stays" : " stay")
+                                + " in this database; if one reads " + p + ", every reader of it fails with \"publication "
+                                + "does not exist\" at the next write (for ever, on PostgreSQL 14-17)";
+                        f.add(force ? Runbook.Finding.warn("publication", drop + ", with --force, although " + left, null)
+                                : Runbook.Finding.fail("publication", "not dropped: " + left, "if " + orphaned.get(0)
+                                + " is Airbyte's slot, drop both:  " + Invocation.current().replacing("--slot", orphaned.get(0))
+                                + (orphaned.size() > 1 ? "\n(and drop the other slots first:  " + orphaned.stream().skip(1)
+                                .map(o -> "SELECT pg_drop_replication_slot(" + Runbook.literal(o) + ");").collect(java.util.stream.Collectors.joining(" ")) + ")" : "")
+                                + "\nor, if no slot reads " + p + ", drop it anyway:  " + Invocation.current().again("--force")));
+                    }
                 }
 
                 if (dropHeartbeat) heartbeat(f, drops, heartbeat, rs, me);
@@ -216,7 +229,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                     "run as " + Runbook.ident(owners[0]) + ", or: GRANT " + Runbook.ident(owners[0]) + " TO " + me + ";"));
         else {
             // No CASCADE: a view or foreign key that depends on it makes the drop fail and nothing change.
-            drops.add(new Runbook.Sql("DROP TABLE " + table, "table " + table));
+            drops.add(new Runbook.Sql("DROP TABLE " + table, "table " + table, List.of(table), Locks.ACCESS_EXCLUSIVE));
             f.add(Runbook.Finding.ok("heartbeat", "drops table " + table + " (the heartbeat)"));
         }
     }
@@ -276,7 +289,7 @@ class Teardown implements Callable<Integer>, Runbook.Step {
 
     Boolean ask(String question) { return Runbook.confirm(question); }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new Teardown()).execute(args)); }
+    public static void main(String... args) { Runbook.launch(new Teardown(), args); }
 
     /**
      * What --revoke undoes: the role's own (direct) SELECT grants on the schemas' tables, its USAGE grants on the
@@ -358,9 +371,9 @@ class Teardown implements Callable<Integer>, Runbook.Step {
                         List<String> todo = new ArrayList<>();
                         if (tables.length > 0) {
                             // ON ALL TABLES would also take SELECT from the role on the tables it owns: list them instead.
-                            plan.add(new Runbook.Sql("REVOKE SELECT ON " + (ownsTables ? "TABLE " + String.join(", ",
-                                    java.util.Arrays.stream(tables).map(t -> Runbook.qualified(name, t)).toList())
-                                    : "ALL TABLES IN SCHEMA " + schema) + " FROM " + r, subject));
+                            List<String> quoted = java.util.Arrays.stream(tables).map(t -> Runbook.qualified(name, t)).toList();
+                            plan.add(new Runbook.Sql("REVOKE SELECT ON " + (ownsTables ? "TABLE " + String.join(", ", quoted)
+                                    : "ALL TABLES IN SCHEMA " + schema) + " FROM " + r, subject, quoted, Locks.SHARE_UPDATE_EXCLUSIVE));
                             todo.add("SELECT on " + tables.length + " table(s)");
                         }
                         for (String owner : defaults.getOrDefault(name, List.of())) {

@@ -28,7 +28,8 @@ class AirbyteApiTest {
         db = Pg.freshDatabase("airbyteapi");
         Pg.sql(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "ALTER TABLE public.orders OWNER TO " + Pg.OWNER,
                 "CREATE PUBLICATION airbyte_publication FOR TABLE public.orders",
-                "SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
+                "SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')",
+                "CREATE SCHEMA nothing_yet AUTHORIZATION " + Pg.OWNER);
     }
 
     @AfterAll static void dropSlot() throws Exception {
@@ -162,6 +163,24 @@ class AirbyteApiTest {
         assertEquals(1, noReplication.exit(), noReplication.all());
         assertTrue(noReplication.out().contains("a replication connection as \"" + Pg.READER + "\" fails"), noReplication.out());
         assertEquals(List.of(), airbyte.log());
+    }
+
+    @Test void theSchemasAreCheckedFirstAndOneWithNothingToDiscoverIsAWarning() throws Exception {
+        routes(List.of());
+        Pg.Run typo = create("--schema", "pubic");
+        assertEquals(2, typo.exit(), typo.all());
+        assertEquals("airbyte-source: --schema 'pubic' does not exist in database " + db + " (nothing was sent); did you mean public?",
+                typo.err().strip());
+        assertEquals(List.of(), airbyte.log(), "nothing was sent, not even the token exchange");
+
+        Pg.Run empty = create("--schema", "nothing_yet");
+        assertEquals(0, empty.exit(), empty.all());
+        assertTrue(empty.err().contains("warning: schema 'nothing_yet' has no tables or views yet: Airbyte would discover nothing there"), empty.err());
+        assertEquals(List.of("nothing_yet"), FakeApi.JSON.convertValue(airbyte.requests("POST " + API + "/sources").get(0).json()
+                .get("configuration").get("schemas"), List.class));
+
+        Pg.Run unchecked = create("--schema", "pubic", "--skip-checks");
+        assertEquals(0, unchecked.exit(), "--skip-checks does not connect, so the names are not checked: " + unchecked.all());
     }
 
     @Test void skipChecksNeedsNoDatabase() throws Exception {

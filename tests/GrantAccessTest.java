@@ -209,10 +209,37 @@ class GrantAccessTest {
         String db = salesDb();
         Pg.sql(db, "CREATE SCHEMA \"App Schema\" AUTHORIZATION " + Pg.APP, "GRANT USAGE ON SCHEMA \"App Schema\" TO " + Pg.OWNER);
         String before = Pg.catalog(db);
-        Pg.Run r = Pg.run(new GrantAccess(), "--url", Pg.url(db), "--role", AIR, "--schema", "App Schema");
+        Pg.Run r = Pg.run(new GrantAccess(), "--url", Pg.url(db), "--role", AIR, "--schema", "App Schema", "--json");
         assertEquals(1, r.exit(), r.all());
-        assertTrue(r.out().contains("GRANT USAGE ON SCHEMA \"App Schema\" TO " + AIR_SQL), r.out());
         assertEquals(before, Pg.catalog(db));
+        // Issue 12 (6): the one fix that works when pasted: membership in the schema's owner, then the same command.
+        String fix = CheckWalTest.find(new ObjectMapper().readTree(r.out()).get("steps").get(0), "schema \"App Schema\"").get("fix").asText();
+        assertTrue(fix.startsWith("GRANT \"app_owner\" TO \"alex\";"), fix);
+        try {
+            Pg.Run fixed = Fixes.apply(fix, db, Pg.OWNER, Pg.OWNER_PASSWORD).run();
+            assertEquals(0, fixed.exit(), fixed.all());
+            assertEquals("t", Pg.value(db, "SELECT has_schema_privilege('Air \"byte\" User', 'App Schema', 'USAGE')"));
+        } finally {
+            Pg.sql("postgres", "REVOKE " + Pg.APP + " FROM " + Pg.OWNER);
+        }
+    }
+
+    /** Issue 12 (7): what the guide's GRANT SELECT ON ALL TABLES IN SCHEMA gives: views, materialized views, foreign tables. */
+    @Test void viewsMaterializedViewsAndForeignTablesAreReadableToo() throws Exception {
+        String db = salesDb();
+        Pg.sql(db, "CREATE FOREIGN DATA WRAPPER runbook_fdw", "CREATE SERVER runbook_server FOREIGN DATA WRAPPER runbook_fdw",
+                "GRANT USAGE ON FOREIGN SERVER runbook_server TO " + Pg.OWNER);
+        Pg.sql(db, "SET ROLE " + Pg.OWNER, "CREATE VIEW public.order_ids AS SELECT id FROM public.orders",
+                "CREATE MATERIALIZED VIEW public.order_count AS SELECT count(*) FROM public.orders",
+                "CREATE FOREIGN TABLE public.remote_orders (id int) SERVER runbook_server");
+        String readable = "SELECT string_agg(c.relname || '=' || has_table_privilege('Air \"byte\" User', c.oid, 'SELECT'), ' ' "
+                + "ORDER BY c.relname) FROM pg_class c WHERE c.relname IN ('order_ids', 'order_count', 'remote_orders')";
+        assertEquals("order_count=false order_ids=false remote_orders=false", Pg.value(db, readable));
+        Pg.Run r = grant(db);
+        assertEquals(0, r.exit(), r.all());
+        assertEquals("order_count=true order_ids=true remote_orders=true", Pg.value(db, readable));
+        assertEquals(0, grant(db).exit());
+        assertTrue(grant(db).out().contains("already done"), "a second run finds nothing to grant");
     }
     /**
      * Another session altered a table and has not committed: the GRANT would wait on that catalog row for ever. It
@@ -227,6 +254,11 @@ class GrantAccessTest {
             Pg.Run r = grant(db, "--lock-timeout", "300ms");
             assertEquals(4, r.exit(), r.all());
             assertTrue(r.err().contains("could not take a lock within lock_timeout"), r.err());
+            // Issue 12 (5): the table, and who holds it
+            int pid = other.unwrap(org.postgresql.PGConnection.class).getBackendPID();
+            assertTrue(r.err().contains("on orders: held by pid " + pid + " (role postgres"), r.err());
+            assertTrue(r.err().endsWith("; nothing was changed. Wait for it to end and run this again, or end that session:  "
+                    + "SELECT pg_terminate_backend(" + pid + ");\n"), r.err());
             other.rollback();
         }
         assertEquals(before, Pg.catalog(db));

@@ -43,6 +43,27 @@ class HeartbeatTest {
         assertEquals(before, Pg.catalog(db));
     }
 
+    /**
+     * Issue 12 (10): the first --heartbeat run counts the table it creates, as the runs after it do: a partitioned
+     * table's two leaves, and every table's replica identity, counted on the state after the change.
+     */
+    @Test void theFirstRunCountsTheTablesAsTheStateAfterItHasThem() throws Exception {
+        String db = database();
+        Pg.sql(db, "SET ROLE " + Pg.OWNER, "CREATE TABLE public.events (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)",
+                "CREATE TABLE public.events_a PARTITION OF public.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')",
+                "CREATE TABLE public.events_b PARTITION OF public.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')");
+        Pg.Run first = Pg.run(new CreatePublication(), "--url", Pg.url(db), "--heartbeat", "--json");
+        assertEquals(0, first.exit(), first.all());
+        Pg.Run second = Pg.run(new CreatePublication(), "--url", Pg.url(db), "--heartbeat", "--json", "--dry-run");
+        for (String check : List.of("tables", "replica identity")) // the counts, before the names
+            assertEquals(DoctorTest.finding(second, "create-publication", check).get("message").asText().split(": ")[0],
+                    DoctorTest.finding(first, "create-publication", check).get("message").asText().split(": ")[0], check);
+        assertTrue(DoctorTest.finding(first, "create-publication", "tables").get("message").asText()
+                .contains("3 to publish (1 partitioned, published through the root; replica identity checked on their 2 leaf partition(s))"), first.out());
+        assertTrue(DoctorTest.finding(first, "create-publication", "replica identity").get("message").asText()
+                .startsWith("4 of 4 already DEFAULT"), first.out());
+    }
+
     @Test void dryRunCreatesNoTable() throws Exception {
         String db = database();
         String before = Pg.catalog(db);
@@ -63,11 +84,15 @@ class HeartbeatTest {
     /** With no other writes, Airbyte's heartbeat query gives the slot a change to confirm, and the slot advances. */
     @Test void theHeartbeatQueryAdvancesTheSlotOnAQuietDatabase() throws Exception {
         String db = database();
-        Pg.Run setup = Pg.run(new Setup(), "--url", Pg.url(db), "--heartbeat", "--role", "Air Byte", "--slot", SLOT, "--json");
+        Pg.Run setup = Pg.run(new Setup(), "--url", Pg.url(db), "--heartbeat", "--role", "Air Byte", "--slot", SLOT);
         assertEquals(0, setup.exit(), setup.all());
-        JsonNode cdc = new ObjectMapper().readTree(setup.out()).get("airbyteSource").get("replication_method");
-        String query = cdc.get("heartbeat_action_query").asText();
-        AirbyteSourceTest.assertValid(new ObjectMapper().readTree(setup.out()).get("airbyteSource"));
+        // the configuration comes from the airbyte-source command setup names, as printed
+        Pg.Run source = Fixes.run(setup.out().lines().reduce((x, y) -> y).orElseThrow().strip(), Pg.OWNER_PASSWORD);
+        assertEquals(0, source.exit(), source.all());
+        JsonNode configuration = new ObjectMapper().readTree(source.out());
+        assertEquals("Air Byte", configuration.get("username").asText());
+        String query = configuration.get("replication_method").get("heartbeat_action_query").asText();
+        AirbyteSourceTest.assertValid(configuration);
 
         String confirmedBefore = Pg.value(db, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'");
         Db airbyte = new Db();

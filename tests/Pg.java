@@ -230,13 +230,17 @@ final class Pg {
 
     /** Statements sent to the server while {@code body} runs, counted from pgjdbc's protocol log. */
     static int statements(Runnable body) {
+        return (int) pgjdbcLog(body).stream().filter(m -> m.startsWith(" FE=> Execute") || m.startsWith(" FE=> SimpleQuery")).count();
+    }
+
+    /** What pgjdbc logs (its protocol trace included) while {@code body} runs, each message with its parameters. */
+    static List<String> pgjdbcLog(Runnable body) {
         java.util.logging.Logger log = java.util.logging.Logger.getLogger("org.postgresql");
         java.util.logging.Level level = log.getLevel();
-        int[] count = {0};
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
         java.util.logging.Handler h = new java.util.logging.Handler() {
             @Override public void publish(java.util.logging.LogRecord r) {
-                String m = r.getMessage();
-                if (m != null && (m.startsWith(" FE=> Execute") || m.startsWith(" FE=> SimpleQuery"))) count[0]++;
+                if (r.getMessage() != null) seen.add(new java.util.logging.SimpleFormatter().formatMessage(r));
             }
             @Override public void flush() {}
             @Override public void close() {}
@@ -250,7 +254,7 @@ final class Pg {
             log.removeHandler(h);
             log.setLevel(level);
         }
-        return count[0];
+        return seen;
     }
 
     /**

@@ -34,15 +34,64 @@ class SetupTest {
         assertEquals(0, r.exit(), r.all());
         assertEquals(List.of("public.customers", "public.orders"), published(db));
         assertEquals(List.of("airbyte_slot pgoutput"), slot(db));
-        JsonNode json = new ObjectMapper().readTree(r.out());
+        JsonNode json = new ObjectMapper().readTree(r.out()); // all of stdout is one JSON document
+        assertEquals(List.of("exitCode", "steps"), fields(json));
         assertEquals(4, json.get("steps").size());
-        assertEquals("airbyte_slot", json.get("airbyteSource").get("replication_method").get("replication_slot").asText());
         assertFalse(r.all().contains(Pg.OWNER_PASSWORD));
 
         String before = Pg.catalog(db);
         Pg.Run again = Pg.run(new Setup(), "--url", Pg.url(db));
         assertEquals(0, again.exit(), again.all());
         assertEquals(before, Pg.catalog(db));
+    }
+
+    static List<String> fields(JsonNode json) {
+        List<String> names = new java.util.ArrayList<>();
+        json.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
+    /**
+     * Issue 12 (11): setup prints a report, and only JSON with --json; Airbyte's configuration is airbyte-source's
+     * output, and the report ends with that command, which works when run as printed.
+     */
+    @Test void theReportEndsWithTheAirbyteSourceCommandWhichWorksAsPrinted() throws Exception {
+        String db = newDatabase(false);
+        Pg.Run r = Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "public");
+        assertEquals(0, r.exit(), r.all());
+        String next = r.out().lines().reduce((a, b) -> b).orElseThrow().strip();
+        assertTrue(next.startsWith("jbang airbyte-source --url ") && next.endsWith(" > source.json"), r.out());
+        assertFalse(r.out().contains("\"replication_method\""), "no configuration in setup's report: " + r.out());
+        Pg.Run source = Fixes.run(next, Pg.OWNER_PASSWORD);
+        assertEquals(0, source.exit(), source.all());
+        JsonNode configuration = new ObjectMapper().readTree(source.out());
+        assertEquals("airbyte_slot", configuration.get("replication_method").get("replication_slot").asText());
+        AirbyteSourceTest.assertValid(configuration);
+    }
+
+    /**
+     * Issue 12 (3): running setup again with fewer schemas keeps the tables already published; they are listed as
+     * published but not asked. Only --remove-unlisted takes them out.
+     */
+    @Test void runningSetupAgainNeverUnpublishesTablesUnlessAskedByName() throws Exception {
+        String db = newDatabase(false);
+        Pg.sql(db, "CREATE SCHEMA sales AUTHORIZATION " + Pg.OWNER, "CREATE TABLE sales.invoices (id int PRIMARY KEY)",
+                "ALTER TABLE sales.invoices OWNER TO " + Pg.OWNER);
+        assertEquals(0, Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "public", "--schema", "sales").exit());
+        List<String> all = List.of("public.customers", "public.orders", "sales.invoices");
+        assertEquals(all, published(db));
+
+        Pg.Run again = Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "public", "--json");
+        assertEquals(0, again.exit(), again.all());
+        assertEquals(all, published(db), "sales.invoices stays published");
+        assertEquals("ok", DoctorTest.status(again, "create-publication", "not asked"), again.out());
+        assertTrue(DoctorTest.finding(again, "create-publication", "not asked").get("message").asText()
+                .contains("\"sales\".\"invoices\""), again.out());
+
+        Pg.Run removed = Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "public", "--remove-unlisted", "--json");
+        assertEquals(0, removed.exit(), removed.all());
+        assertEquals(List.of("public.customers", "public.orders"), published(db));
+        assertEquals("warn", DoctorTest.status(removed, "create-publication", "publication"), removed.out());
     }
 
     @Test void dryRunChangesNothingAndPrintsOneScriptWithThePublicationBeforeTheSlot() throws Exception {

@@ -204,7 +204,8 @@ class TeardownTest {
             reader.createStatement().executeQuery("SELECT count(*) FROM public.airbyte_heartbeat").close();
             Pg.Run r = teardown(db, "teardown_busy", "--yes", "--drop-heartbeat", "--lock-timeout", "300ms");
             assertEquals(4, r.exit(), r.all());
-            assertTrue(r.err().contains("could not take a lock within lock_timeout"), r.err());
+            assertTrue(r.err().contains("could not take a lock within lock_timeout on airbyte_heartbeat: held by pid "
+                    + reader.unwrap(org.postgresql.PGConnection.class).getBackendPID() + " (role postgres"), r.err());
             reader.rollback();
         }
         assertEquals(List.of("airbyte_publication"), publications(db));
@@ -214,18 +215,48 @@ class TeardownTest {
         assertEquals(List.of(), publications(db));
     }
 
-    /** A mistyped --slot: the publication goes, the real slot stays, and the warning names it with the command to drop it. */
-    @Test void aSlotNameThatIsNotThereWarnsOfThePgoutputSlotsThatAre() throws Exception {
+    /**
+     * Issue 12 (2): a mistyped --slot would drop the publication the real slot reads, which poisons that slot at the
+     * next write. teardown stops (exit 1, nothing changed), names the slot and the command that drops both; that
+     * command, run as printed, drops both. --force drops the publication anyway.
+     */
+    @Test void aMistypedSlotNeverDropsThePublicationAnotherSlotReads() throws Exception {
         String db = shop();
         setup(db, "teardown_real");
+        String before = Pg.catalog(db);
         Pg.Run r = teardown(db, "teardown_typo", "--yes", "--json");
-        assertEquals(0, r.exit(), r.all());
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(before, Pg.catalog(db), "nothing changed");
+        assertEquals("fail", DoctorTest.status(r, "teardown", "publication"), r.out());
+        assertTrue(DoctorTest.finding(r, "teardown", "publication").get("message").asText().contains("teardown_real"), r.out());
+        String fix = DoctorTest.fix(r, "teardown", "publication");
+        assertTrue(fix.contains("--slot teardown_real") && !fix.startsWith("or"), fix);
+        assertEquals(0, Fixes.apply(fix, db, Pg.OWNER, Pg.OWNER_PASSWORD).exit());
         assertEquals(List.of(), publications(db));
-        assertEquals(List.of("teardown_real"), slots("teardown_real"));
-        assertEquals("warn", DoctorTest.status(r, "teardown", "slot"), r.out());
-        assertEquals("run teardown with --slot teardown_real to drop it too", DoctorTest.fix(r, "teardown", "slot"));
-        assertEquals(0, teardown(db, "teardown_real", "--yes").exit());
         assertEquals(List.of(), slots("teardown_real"));
+
+        setup(db, "teardown_real");
+        Pg.Run forced = teardown(db, "teardown_typo", "--yes", "--force", "--json");
+        assertEquals(0, forced.exit(), forced.all());
+        assertEquals("warn", DoctorTest.status(forced, "teardown", "publication"), forced.out());
+        assertEquals(List.of(), publications(db));
+        assertEquals(List.of("teardown_real"), slots("teardown_real"), "--force drops the publication only");
+        assertEquals(0, teardown(db, "teardown_real", "--yes").exit());
+    }
+
+    /** Two slots, one dropped: the other may read the publication, so it stays unless --force. */
+    @Test void anotherSlotInTheDatabaseKeepsThePublicationUnlessForced() throws Exception {
+        String db = shop();
+        setup(db, "teardown_one");
+        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", "teardown_two").exit());
+        Pg.Run r = teardown(db, "teardown_one", "--yes", "--json");
+        assertEquals(1, r.exit(), r.all());
+        assertEquals(List.of("teardown_one"), slots("teardown_one"), "nothing changed: the slot stays too");
+        assertEquals(List.of("airbyte_publication"), publications(db));
+        assertEquals(0, teardown(db, "teardown_one", "--yes", "--force").exit());
+        assertEquals(List.of(), slots("teardown_one"));
+        assertEquals(List.of("teardown_two"), slots("teardown_two"));
+        assertEquals(List.of(), publications(db));
     }
 
     @Test void aHeartbeatNameInTwoSchemasIsBadInputAndNothingChanges() throws Exception {
