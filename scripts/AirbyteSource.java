@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java Heartbeat.java AirbyteApi.java
+//SOURCES lib/Runbook.java lib/Heartbeat.java lib/AirbyteApi.java lib/SchemaLookup.java
 //DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, Airbyte Cloud's IPs to allow, or the source created through Airbyte's API (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
 
 import java.io.ByteArrayInputStream;
@@ -25,7 +25,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "airbyte-source", mixinStandardHelpOptions = true, version = "airbyte-source 1.0",
-        description = {"Turns your connection string into Airbyte's source-postgres configuration for CDC (JSON on "
+        description = {AirbyteSource.DESCRIPTION, "Turns your connection string into Airbyte's source-postgres configuration for CDC (JSON on "
                 + "stdout, valid for connector 3.7 and 3.8), or the list of fields to fill in Airbyte's \"Create a source\" "
                 + "form (--form), or Airbyte Cloud's addresses to allow in Neon's IP Allow (--ip-allowlist).",
                 "It connects first, read-only, to check that every --schema exists in the database: a name that does not "
@@ -45,20 +45,26 @@ import picocli.CommandLine.Option;
                 "  jbang airbyte-source --sslmode verify-full --ca-cert isrg-root-x1.pem --form",
                 "  jbang airbyte-source --ip-allowlist us",
                 "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id 9a1b...",
-                "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run",
-                "%nWith --create (which connects for its checks unless --skip-checks; not with --offline): 1 Airbyte's check "
-                + "would fail (nothing sent); 2 no credentials, a --schema that does not exist (nothing sent), the workspace "
-                + "not found (404), or the name taken by several sources; 3 the database cannot be reached or refuses the "
-                + "login, or the API unreachable, timed out, not JSON, or the credentials refused (401); 4 the API refused "
-                + "the request (403, other errors)."})
-class AirbyteSource implements Callable<Integer> {
+                "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run"})
+class AirbyteSource implements Callable<Exit>, Exit.Documented {
+    static final String DESCRIPTION = "Airbyte's source-postgres configuration (CDC) from your connection string, the form "
+            + "to fill in, Airbyte Cloud's IPs to allow, or the source created through Airbyte's API (guide steps: Create a "
+            + "Postgres source in Airbyte, Allow inbound traffic)";
+
     @Mixin Db db = new Db();
     @Mixin AirbyteApi.Options api = new AirbyteApi.Options();
+    @Mixin Flags.Slot slotOption = new Flags.Slot();
+    @Mixin Flags.Publication publicationOption = new Flags.Publication();
 
-    @Option(names = "--slot", defaultValue = "airbyte_slot", description = "Replication slot Airbyte reads from (default: ${DEFAULT-VALUE}).")
-    String slot;
-    @Option(names = "--publication", defaultValue = "airbyte_publication", description = "Publication of the tables to replicate (default: ${DEFAULT-VALUE}).")
-    String publication;
+    public Map<Exit, String> exitCodes() {
+        return Map.of(Exit.OK, "printed (or, with --create, the source created or updated)",
+                Exit.NOT_READY, "with --create: Airbyte's connection test would fail (nothing sent)",
+                Exit.BAD_INPUT, "bad input: an option, a --schema that does not exist; with --create: no credentials, the "
+                        + "workspace not found (404), or the name taken by several sources (nothing sent)",
+                Exit.CANNOT_CONNECT, "the database cannot be reached or refuses the login (--offline needs neither); with "
+                        + "--create: the API unreachable, timed out, not JSON, or the credentials refused (401)",
+                Exit.REFUSED, "with --create: the API refused the request (403, other errors)");
+    }
     @Option(names = "--schema", paramLabel = "SCHEMA", description = "Schema to sync, case-sensitive; repeat for several (default: public).")
     List<String> schemas;
     @Mixin Heartbeat.Options heartbeat = new Heartbeat.Options();
@@ -84,24 +90,24 @@ class AirbyteSource implements Callable<Integer> {
     private static final String PASSWORD_NOTE = "note: the password is not in this output: enter it in Airbyte's "
             + "Password field (or run again with --include-password)";
 
-    /** The source-postgres configuration, in the connector's field order; throws {@link Runbook.Failure} on bad input. */
+    /** The source-postgres configuration, in the connector's field order; throws {@link Failure} on bad input. */
     public Map<String, Object> configuration() {
         notes.clear();
         Target t = db.target();
         if (t.isPooler())
-            throw Runbook.badInput("host " + t.host + " is Neon's connection pooler, which refuses the replication "
+            throw Failure.badInput("host " + t.host + " is Neon's connection pooler, which refuses the replication "
                     + "connection CDC needs: use the direct host " + t.directHost());
         Map<String, Object> c = new LinkedHashMap<>();
         c.put("host", t.host);
         c.put("port", t.port);
         c.put("database", t.database);
-        boolean otherRole = role != null && !Runbook.name("--role", role).equals(t.user);
-        c.put("username", otherRole ? Runbook.name("--role", role) : t.user);
+        boolean otherRole = role != null && !Input.name("--role", role).equals(t.user);
+        c.put("username", otherRole ? Input.name("--role", role) : t.user);
         if (otherRole) {
             notes.add("note: Airbyte connects as " + role + ", whose password is not known here: enter it in Airbyte's Password field");
         } else if (includePassword) {
             if (t.password == null)
-                throw Runbook.badInput("--include-password: no password found; put it in --url, $PGPASSWORD, or use --password to be prompted");
+                throw Failure.badInput("--include-password: no password found; put it in --url, $PGPASSWORD, or use --password to be prompted");
             c.put("password", t.password);
         } else {
             notes.add(PASSWORD_NOTE);
@@ -112,8 +118,8 @@ class AirbyteSource implements Callable<Integer> {
         if ("require".equals(t.params.get("channelBinding"))) c.put("jdbc_url_params", "channelBinding=require");
         Map<String, Object> cdc = new LinkedHashMap<>();
         cdc.put("method", "CDC");
-        cdc.put("replication_slot", Runbook.slotName(slot));
-        cdc.put("publication", Runbook.name("--publication", publication));
+        cdc.put("replication_slot", Input.slotName(slotOption.name));
+        cdc.put("publication", Input.name("--publication", publicationOption.name));
         if (heartbeat.enabled) cdc.put("heartbeat_action_query", Heartbeat.query(heartbeat.table));
         c.put("replication_method", cdc);
         c.put("tunnel_method", Map.of("tunnel_method", "NO_TUNNEL"));
@@ -126,24 +132,20 @@ class AirbyteSource implements Callable<Integer> {
     public List<String> notes() { return List.copyOf(notes); }
 
     /** Schema names as given (case-sensitive, spaces kept), without duplicates; default public. */
-    private List<String> schemaNames() {
-        Set<String> names = new LinkedHashSet<>();
-        for (String raw : schemas == null || schemas.isEmpty() ? List.of("public") : schemas) names.add(Runbook.name("--schema", raw));
-        return List.copyOf(names);
-    }
+    private List<String> schemaNames() { return Input.schemas(schemas); }
 
     private Map<String, Object> sslMode(String mode, String urlRootCert) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("mode", mode);
         switch (mode) {
-            case "allow", "prefer" -> throw Runbook.badInput("--sslmode " + mode + ": Airbyte's CDC refuses allow and prefer; "
+            case "allow", "prefer" -> throw Failure.badInput("--sslmode " + mode + ": Airbyte's CDC refuses allow and prefer; "
                     + "use --sslmode require (or verify-ca / verify-full with --ca-cert FILE)");
             case "disable" -> notes.add("warning: ssl_mode disable: Airbyte Cloud refuses an unencrypted connection "
                     + "without an SSH tunnel; use --sslmode require");
             case "verify-ca", "verify-full" -> {
                 Path file = caCert != null ? caCert : urlRootCert != null && !urlRootCert.equals("system") ? Path.of(urlRootCert) : null;
                 if (file == null)
-                    throw Runbook.badInput("--sslmode " + mode + " needs --ca-cert FILE: the PEM certificate of the CA that "
+                    throw Failure.badInput("--sslmode " + mode + " needs --ca-cert FILE: the PEM certificate of the CA that "
                             + "signed the server's certificate (Neon's certificates chain to Let's Encrypt's ISRG Root X1)");
                 m.put("ca_certificate", pem(file));
             }
@@ -162,15 +164,15 @@ class AirbyteSource implements Callable<Integer> {
             if (CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(bytes)).isEmpty())
                 throw new CertificateException();
         } catch (java.nio.file.NoSuchFileException e) {
-            throw Runbook.badInput("--ca-cert " + file + ": no such file: give the path of the CA certificate (PEM)");
+            throw Failure.badInput("--ca-cert " + file + ": no such file: give the path of the CA certificate (PEM)");
         } catch (IOException e) {
-            throw Runbook.badInput("--ca-cert " + file + ": cannot read it (permissions, or a directory?): give a readable PEM file");
+            throw Failure.badInput("--ca-cert " + file + ": cannot read it (permissions, or a directory?): give a readable PEM file");
         } catch (CertificateException | RuntimeException e) {
-            throw Runbook.badInput("--ca-cert " + file + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+            throw Failure.badInput("--ca-cert " + file + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
         String text = new String(bytes, StandardCharsets.UTF_8);
         if (!text.contains("-----BEGIN CERTIFICATE-----"))
-            throw Runbook.badInput("--ca-cert " + file + " is a DER file: Airbyte wants PEM (openssl x509 -inform der -in FILE -out ca.pem)");
+            throw Failure.badInput("--ca-cert " + file + " is a DER file: Airbyte wants PEM (openssl x509 -inform der -in FILE -out ca.pem)");
         return text;
     }
 
@@ -186,7 +188,9 @@ class AirbyteSource implements Callable<Integer> {
         row(b, "Port", c.get("port"));
         row(b, "Database Name", c.get("database"));
         row(b, "Username", c.get("username"));
-        row(b, "Password", includePassword ? c.get("password") : "(the password from your connection string)");
+        boolean otherRole = role != null && !Input.name("--role", role).equals(db.target().user);
+        row(b, "Password", includePassword ? c.get("password") : otherRole ? "(the password of role " + c.get("username") + ")"
+                : "(the password from your connection string)");
         b.append("  Optional fields:\n");
         for (int i = 0; i < names.size(); i++) row(b, i == 0 ? "Schemas" : "", names.get(i) + (i == 0 && names.size() > 1 ? "   (one entry each)" : ""));
         row(b, "SSL Mode", ssl.get("mode"));
@@ -217,17 +221,17 @@ class AirbyteSource implements Callable<Integer> {
         return b.toString();
     }
 
-    public Integer call() {
+    public Exit call() {
         if (api.create) return create();
         String allow = ipAllowlist == null ? null : allowlist(ipAllowlist);
         if (form || allow == null) {
-            String text = form ? form() : Runbook.Output.pretty(configuration()) + "\n";
+            String text = form ? form() : Output.pretty(configuration()) + "\n";
             if (!offline) lookUpSchemas(); // after the options are known good, before anything is printed
             notes.forEach(System.err::println);
             System.out.print(text);
         }
         if (allow != null) System.out.print((form ? "\n" : "") + allow);
-        return Runbook.OK;
+        return Exit.OK;
     }
 
     /**
@@ -239,146 +243,37 @@ class AirbyteSource implements Callable<Integer> {
         Connection c;
         try {
             c = db.connect();
-        } catch (Runbook.Failure f) {
-            if (f.exitCode != Runbook.CANNOT_CONNECT) throw f;
-            throw new Runbook.Failure(f.exitCode, f.reason + " (the --schema names are checked on the database; --offline "
+        } catch (Failure f) {
+            if (f.exit != Exit.CANNOT_CONNECT) throw f;
+            throw new Failure(f.exit, f.reason + " (the --schema names are checked on the database; --offline "
                     + "prints the configuration without connecting or checking them)");
         }
         Progress.phase("airbyte-source: looking up the schemas in database " + t.database);
         try (c) {
             c.setAutoCommit(false); // with read-only: BEGIN READ ONLY, sent with the look-up in one round trip
             c.setReadOnly(true);
-            notes.addAll(checkSchemas(c, schemaNames(), t.database, role != null ? Runbook.name("--role", role) : t.user, null));
+            notes.addAll(SchemaLookup.check(c, schemaNames(), t.database, role != null ? Input.name("--role", role) : t.user, null));
         } catch (SQLException e) {
             throw Runbook.refused(e, null);
         }
     }
 
-    /**
-     * One query for every name at once (an array parameter: no name becomes SQL text): whether the schema exists, whether
-     * the connected user may use it, how many tables and views it holds and how many of them that user may SELECT
-     * (what Airbyte's discovery lists), and, for a name not found, the schemas whose name is about as long.
-     */
-    static final String SCHEMAS = """
-            WITH who AS (SELECT (SELECT oid FROM pg_roles WHERE rolname = ?) AS oid)
-            SELECT s.name, n.oid IS NOT NULL, COALESCE(has_schema_privilege(who.oid, n.oid, 'USAGE'), false), r.relations, r.readable,
-                   CASE WHEN n.oid IS NULL THEN ARRAY(SELECT o.nspname::text FROM pg_namespace o
-                                                       WHERE abs(length(o.nspname) - length(s.name)) <= 2
-                                                         AND o.nspname !~ '^pg_(toast|temp_)'
-                                                       ORDER BY 1) END
-              FROM who CROSS JOIN unnest(?::text[]) WITH ORDINALITY AS s(name, i)
-              LEFT JOIN pg_namespace n ON n.nspname = s.name
-              LEFT JOIN LATERAL (SELECT count(*) AS relations,
-                                        count(*) FILTER (WHERE coalesce(has_table_privilege(who.oid, c.oid, 'SELECT'), false)) AS readable
-                                   FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) r ON true
-             ORDER BY s.i""";
-
-    /** A --schema name the database does not have, and the one meant (null when none is close). */
-    private record Missing(String name, String meant) {
-        @Override public String toString() { return quoted(name) + (meant == null ? "" : " (did you mean " + Invocation.shell(meant) + "?)"); }
-    }
-
-    /**
-     * Checks that every schema exists in the database (exit 2 naming those that do not, with the name meant when one is
-     * close, and {@code aftermath}, e.g. "nothing was sent", when given); returns a warning for each schema where
-     * {@code user}, the role Airbyte connects as, may read nothing.
-     */
-    static List<String> checkSchemas(Connection c, List<String> schemas, String database, String user, String aftermath) throws SQLException {
-        List<Missing> missing = new ArrayList<>();
-        List<String> warnings = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(SCHEMAS)) {
-            ps.setString(1, user);
-            ps.setArray(2, c.createArrayOf("text", schemas.toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String name = rs.getString(1);
-                    if (!rs.getBoolean(2)) {
-                        missing.add(new Missing(name, meant(name, List.of((String[]) rs.getArray(6).getArray()))));
-                        continue;
-                    }
-                    long relations = rs.getLong(4), readable = rs.getLong(5);
-                    String fix = "; fix, connected as the owner of its tables:  "
-                            + Invocation.current().other("grant-access", List.of("--role", user, "--schema", name));
-                    if (relations == 0)
-                        warnings.add("warning: schema " + quoted(name) + " has no tables or views yet: Airbyte would discover "
-                                + "nothing there (tables created later appear when Airbyte refreshes the source's schema)");
-                    else if (!rs.getBoolean(3))
-                        warnings.add("warning: " + user + " has no USAGE on schema " + quoted(name) + ": Airbyte, connecting as "
-                                + user + ", would discover none of its " + count(relations) + fix);
-                    else if (readable == 0)
-                        warnings.add("warning: " + user + " may SELECT none of the " + count(relations) + " in schema "
-                                + quoted(name) + ": Airbyte, connecting as " + user + ", would discover nothing there" + fix);
-                }
-            }
-        }
-        if (missing.isEmpty()) return warnings;
-        boolean unknown = missing.stream().anyMatch(m -> m.meant() == null);
-        boolean caseOnly = missing.stream().anyMatch(m -> m.meant() != null && m.meant().equalsIgnoreCase(m.name()));
-        String reason, after = aftermath == null ? "" : " (" + aftermath + ")";
-        if (missing.size() == 1) {
-            Missing m = missing.get(0);
-            reason = "--schema " + quoted(m.name()) + " does not exist in database " + database + after
-                    + (m.meant() == null ? "" : "; did you mean " + Invocation.shell(m.meant()) + "?");
-        } else {
-            List<String> shown = missing.stream().map(Missing::toString).toList();
-            reason = "--schema " + String.join(", ", shown.subList(0, shown.size() - 1)) + " and " + shown.get(shown.size() - 1)
-                    + " do not exist in database " + database + after;
-        }
-        reason += unknown ? ": check the name" + (missing.size() > 1 ? "s" : "") + " (case-sensitive; \\dn in psql lists the schemas)"
-                : caseOnly ? " (names are case-sensitive)" : "";
-        throw Runbook.badInput(reason);
-    }
-
-    private static String count(long relations) { return relations + (relations == 1 ? " table or view" : " tables and views"); }
-
-    private static String quoted(String name) { return "'" + name + "'"; }
-
-    /**
-     * The schema the user meant: one whose name differs only in case, else the nearest within a small edit distance
-     * (1 for a name of up to 5 characters, 2 above; none for 2 or fewer), ignoring case; null when none is that close.
-     */
-    static String meant(String name, List<String> candidates) {
-        for (String c : candidates) if (c.equalsIgnoreCase(name)) return c;
-        int limit = name.length() <= 2 ? 0 : name.length() <= 5 ? 1 : 2, best = limit + 1;
-        String found = null;
-        for (String c : candidates) {
-            int d = distance(name.toLowerCase(java.util.Locale.ROOT), c.toLowerCase(java.util.Locale.ROOT));
-            if (d < best) { best = d; found = c; }
-        }
-        return found;
-    }
-
-    /** Edit distance with adjacent transpositions (optimal string alignment): pubic/public 1, pbulic/public 1. */
-    static int distance(String a, String b) {
-        int[][] d = new int[a.length() + 1][b.length() + 1];
-        for (int i = 0; i <= a.length(); i++) d[i][0] = i;
-        for (int j = 0; j <= b.length(); j++) d[0][j] = j;
-        for (int i = 1; i <= a.length(); i++)
-            for (int j = 1; j <= b.length(); j++) {
-                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
-                d[i][j] = Math.min(Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1), d[i - 1][j - 1] + cost);
-                if (i > 1 && j > 1 && a.charAt(i - 1) == b.charAt(j - 2) && a.charAt(i - 2) == b.charAt(j - 1))
-                    d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-            }
-        return d[a.length()][b.length()];
-    }
-
     /** --create: the configuration with the password, sent to Airbyte's API and nowhere else. */
-    private int create() {
-        if (form || ipAllowlist != null) throw Runbook.badInput("--create does not go with --form or --ip-allowlist");
-        if (offline) throw Runbook.badInput("--create does not go with --offline: it connects for its checks "
+    private Exit create() {
+        if (form || ipAllowlist != null) throw Failure.badInput("--create does not go with --form or --ip-allowlist");
+        if (offline) throw Failure.badInput("--create does not go with --offline: it connects for its checks "
                 + "(--skip-checks creates the source without them)");
         if (db.target().password == null)
-            throw Runbook.badInput("--create needs the database password, which Airbyte keeps: put it in --url or $PGPASSWORD, "
+            throw Failure.badInput("--create needs the database password, which Airbyte keeps: put it in --url or $PGPASSWORD, "
                     + "or use --password to be prompted (~/.pgpass is not read for this)");
         includePassword = true;
         Map<String, Object> configuration = configuration();
         Target t = db.target();
-        int exit = AirbyteApi.createSource(api, db, configuration, c -> notes.addAll(checkSchemas(c, schemaNames(), t.database,
+        Exit exit = AirbyteApi.createSource(api, db, configuration, c -> notes.addAll(SchemaLookup.check(c, schemaNames(), t.database,
                 (String) configuration.get("username"), "nothing was sent")));
-        if (exit == Runbook.OK) notes.forEach(System.err::println); // after a failure, its one line says it all
+        if (exit == Exit.OK) notes.forEach(System.err::println); // after a failure, its one line says it all
         return exit;
     }
 
-    public static void main(String... args) { Runbook.launch(new AirbyteSource(), args); }
+    public static void main(String... args) { Cli.launch(new AirbyteSource(), args); }
 }

@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java NeonApi.java AirbyteApi.java
+//SOURCES lib/Runbook.java lib/NeonApi.java lib/AirbyteApi.java
 //DESCRIPTION Add Airbyte Cloud's addresses to a Neon project's IP allowlist through Neon's API, keeping every address already there (guide step: Allow inbound traffic)
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -14,7 +14,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "allow-airbyte-ips", mixinStandardHelpOptions = true, version = "allow-airbyte-ips 1.0",
-        description = {"Adds Airbyte Cloud's addresses to a Neon project's IP allowlist (console: your project > Settings > "
+        description = {AllowAirbyteIps.DESCRIPTION, "Adds Airbyte Cloud's addresses to a Neon project's IP allowlist (console: your project > Settings > "
                 + "IP Allow) through Neon's API: reads the list, adds the addresses that are missing, writes the whole list "
                 + "back (Neon replaces it), and shows it before and after. Every address already there is kept, and so is "
                 + "\"protected branches only\". Nothing to add: nothing is sent.",
@@ -24,16 +24,22 @@ import picocli.CommandLine.Option;
         footer = {"%nExamples:",
                 "  NEON_API_KEY=... jbang allow-airbyte-ips --project-id old-fire-32990194 --region us --dry-run",
                 "  NEON_API_KEY=... jbang allow-airbyte-ips --project-id old-fire-32990194 --region eu",
-                "  NEON_API_KEY=... jbang allow-airbyte-ips --url \"$DATABASE_URL\" --region all      # the project found by its endpoint",
-                "%nExit codes:",
-                "  0  the allowlist holds Airbyte's addresses (added now, or already there)",
-                "  1  not done: the allowlist is empty (everyone may connect) and --restrict was not given, or the list read back lacks an address",
-                "  2  bad input: an option; NEON_API_KEY not set; the project not found (404)",
-                "  3  Neon's API unreachable, timed out, not JSON, busy after retries (423, 503), or the key refused (401)",
-                "  4  Neon's API refused the request (403, other errors)",
-                "  130  interrupted (Ctrl-C, SIGTERM); the last line says whether the allowlist was already written"})
-class AllowAirbyteIps implements Callable<Integer> {
-    @Mixin Runbook.Output out = new Runbook.Output();
+                "  NEON_API_KEY=... jbang allow-airbyte-ips --url \"$DATABASE_URL\" --region all      # the project found by its endpoint"})
+class AllowAirbyteIps implements Callable<Exit>, Exit.Documented {
+    static final String DESCRIPTION = "Add Airbyte Cloud's addresses to a Neon project's IP allowlist through Neon's API, "
+            + "keeping every address already there (guide step: Allow inbound traffic)";
+
+    public Map<Exit, String> exitCodes() {
+        return Map.of(Exit.OK, "the allowlist holds Airbyte's addresses (added now, or already there)",
+                Exit.NOT_READY, "not done: the allowlist is empty (everyone may connect) and --restrict was not given, or "
+                        + "the list read back lacks an address",
+                Exit.BAD_INPUT, "bad input: an option; NEON_API_KEY not set; the project not found (404)",
+                Exit.CANNOT_CONNECT, "Neon's API unreachable, timed out, not JSON, busy after retries (423, 503), or the key refused (401)",
+                Exit.REFUSED, "Neon's API refused the request (403, other errors)",
+                Exit.INTERRUPTED, "interrupted (Ctrl-C, SIGTERM); the last line says whether the allowlist was already written");
+    }
+
+    @Mixin Output out = new Output();
     @Mixin NeonApi.Options neon = new NeonApi.Options();
     @Option(names = "--region", required = true, paramLabel = "us|eu|all", description = "The region of your Airbyte Cloud workspace.")
     String region;
@@ -46,7 +52,7 @@ class AllowAirbyteIps implements Callable<Integer> {
     @Option(names = "--host", description = "Without --project-id and --url: the endpoint's host, e.g. ep-cool-darkness-123456.us-east-2.aws.neon.tech.")
     String host;
 
-    public Integer call() {
+    public Exit call() {
         List<String> airbyte = AirbyteApi.cloudIps("--region", region);
         NeonApi api = neon.api();
         String project = NeonApi.resolveProject(neon, api, neon.projectId() != null ? null : endpoint());
@@ -64,14 +70,14 @@ class AllowAirbyteIps implements Callable<Integer> {
         if (missing.isEmpty()) {
             f.add(Runbook.Finding.ok("result", "already done: all " + airbyte.size() + " Airbyte Cloud address(es) ("
                     + region.strip().toLowerCase() + ") are allowed"));
-            return print(f, Runbook.OK, false, Map.of());
+            return print(f, Exit.OK, false, Map.of());
         }
         if (before.isEmpty() && !restrict) {
             f.add(Runbook.Finding.fail("allowlist", "empty, so every address may connect, Airbyte's too: adding Airbyte's "
                     + "addresses would allow only them and shut out every other client (your apps, psql)",
                     "nothing needs doing for Airbyte; to allow only listed addresses, first add your own in the Neon console "
                     + "> Settings > IP Allow, or run again with --restrict"));
-            return print(f, Runbook.NOT_READY, false, Map.of());
+            return print(f, Exit.NOT_READY, false, Map.of());
         }
         List<String> after = new ArrayList<>(before);
         after.addAll(missing);
@@ -85,7 +91,7 @@ class AllowAirbyteIps implements Callable<Integer> {
         f.add(Runbook.Finding.ok("add", list(missing)));
         if (out.dryRun) {
             f.add(Runbook.Finding.ok("after", "would be " + list(after)));
-            return print(f, Runbook.OK, false, Map.of("request", api.wouldSend("PATCH", NeonApi.projectPath(project), body)));
+            return print(f, Exit.OK, false, Map.of("request", api.wouldSend("PATCH", NeonApi.projectPath(project), body)));
         }
         JsonNode saved = api.patchProject(project, body).path("settings").path("allowed_ips");
         Interrupts.committed("the allowlist of project " + named + " was written with Airbyte's addresses");
@@ -95,11 +101,11 @@ class AllowAirbyteIps implements Callable<Integer> {
         if (!absent.isEmpty()) {
             f.add(Runbook.Finding.fail("after", "Neon's allowlist now lacks " + String.join(", ", absent) + ": " + list(now),
                     "check the project's IP Allow in the Neon console"));
-            return print(f, Runbook.NOT_READY, true, Map.of());
+            return print(f, Exit.NOT_READY, true, Map.of());
         }
         f.add(Runbook.Finding.ok("after", list(now)));
         f.add(Runbook.Finding.ok("result", "added " + missing.size() + " Airbyte Cloud address(es) to project " + named));
-        return print(f, Runbook.OK, true, Map.of());
+        return print(f, Exit.OK, true, Map.of());
     }
 
     /** The endpoint id from --url, --host, $DATABASE_URL or $PGHOST; null when none names a Neon endpoint. */
@@ -111,7 +117,7 @@ class AllowAirbyteIps implements Callable<Integer> {
         return NeonApi.endpointId(d.target());
     }
 
-    private int print(List<Runbook.Finding> f, int exit, boolean applied, Map<String, Object> extra) {
+    private Exit print(List<Runbook.Finding> f, Exit exit, boolean applied, Map<String, Object> extra) {
         out.print(List.of(new Runbook.Outcome("allow-airbyte-ips", exit, f, Runbook.Plan.none(), applied)), extra);
         return exit;
     }
@@ -166,5 +172,5 @@ class AllowAirbyteIps implements Callable<Integer> {
         return v;
     }
 
-    public static void main(String... args) { Runbook.launch(new AllowAirbyteIps(), args); }
+    public static void main(String... args) { Cli.launch(new AllowAirbyteIps(), args); }
 }

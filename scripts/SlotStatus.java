@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Runbook.java
+//SOURCES lib/Runbook.java
 //DESCRIPTION Each logical slot of the database: active or not, WAL it holds, how far its consumer lags; warns for cron
 
 import java.sql.Connection;
@@ -28,15 +28,15 @@ import picocli.CommandLine.Option;
                 "  jbang slot-status --slot airbyte_slot --warn-at 5GB --watch 10",
                 "  jbang slot-status --json | jq '.slots[].retainedBytes'",
                 "  jbang slot-status --warn-at 2GB > /dev/null || <alert>     # from cron"})
-class SlotStatus implements Callable<Integer> {
+class SlotStatus implements Callable<Exit> {
     @Mixin Db db = new Db();
     @Option(names = "--json", description = "Print the findings and every slot's numbers as JSON, for programs.") boolean json;
     /** The shared printer; this command changes nothing, so it has no --dry-run. */
-    final Runbook.Output out = new Runbook.Output();
+    final Output out = new Output();
     @Option(names = "--slot", description = "Only this slot (default: every logical slot of the database).") String slot;
-    @Option(names = "--warn-at", defaultValue = "1GB", paramLabel = "SIZE", description = "Warn when a slot holds more WAL "
+    @Option(names = "--warn-at", defaultValue = Defaults.WARN_AT, paramLabel = "SIZE", description = "Warn when a slot holds more WAL "
             + "than this: a number with kB, MB, GB or TB (1024-based, as PostgreSQL counts; default: ${DEFAULT-VALUE}).")
-    String warnAt = "1GB";
+    String warnAt = Defaults.WARN_AT;
     @Option(names = "--watch", paramLabel = "SECONDS", description = "Refresh every SECONDS until Ctrl-C (which ends it "
             + "with 130, as any interrupted command).") Integer watch;
     /** How many refreshes --watch makes before it stops (for tests; unlimited by default). */
@@ -48,12 +48,12 @@ class SlotStatus implements Callable<Integer> {
     static long bytes(String option, String value) {
         Matcher m = SIZE.matcher(value == null ? "" : value);
         if (!m.matches())
-            throw Runbook.badInput(option + " '" + value + "' is not a size: write a number with kB, MB, GB or TB (e.g. 512MB, 1GB)");
+            throw Failure.badInput(option + " '" + value + "' is not a size: write a number with kB, MB, GB or TB (e.g. 512MB, 1GB)");
         String unit = m.group(2) == null ? "b" : m.group(2).toLowerCase();
         int shift = switch (unit) { case "kb" -> 10; case "mb" -> 20; case "gb" -> 30; case "tb" -> 40; default -> 0; };
         var size = new java.math.BigDecimal(m.group(1)).multiply(java.math.BigDecimal.valueOf(1L << shift));
         if (size.compareTo(java.math.BigDecimal.valueOf(Long.MAX_VALUE)) > 0)
-            throw Runbook.badInput(option + " '" + value + "' is more than any server holds: give a size up to 8000000TB");
+            throw Failure.badInput(option + " '" + value + "' is more than any server holds: give a size up to 8000000TB");
         return size.longValue();
     }
 
@@ -63,32 +63,34 @@ class SlotStatus implements Callable<Integer> {
      * same on every major.
      */
     static final String QUERY = """
-            SELECT s.slot_name, s.slot_type, s.plugin, s.database, s.database = current_database(), s.temporary,
-                   s.active, s.active_pid, s.wal_status, s.restart_lsn::text, s.confirmed_flush_lsn::text, cur.lsn::text,
-                   pg_wal_lsn_diff(cur.lsn, s.restart_lsn)::bigint, pg_size_pretty(pg_wal_lsn_diff(cur.lsn, s.restart_lsn)),
-                   pg_wal_lsn_diff(cur.lsn, s.confirmed_flush_lsn)::bigint,
-                   pg_size_pretty(pg_wal_lsn_diff(cur.lsn, s.confirmed_flush_lsn)),
-                   date_trunc('second', (to_jsonb(s) ->> 'inactive_since')::timestamptz)::text,
-                   extract(epoch FROM now() - (to_jsonb(s) ->> 'inactive_since')::timestamptz) / 3600,
-                   r.pid IS NOT NULL, r.usename, r.application_name, host(r.client_addr), r.state, r.sent_lsn::text,
-                   r.flush_lsn::text, pg_wal_lsn_diff(r.sent_lsn, s.confirmed_flush_lsn)::bigint,
-                   pg_size_pretty(pg_wal_lsn_diff(r.sent_lsn, s.confirmed_flush_lsn)),
-                   extract(epoch FROM r.write_lag), extract(epoch FROM r.flush_lag), extract(epoch FROM r.replay_lag),
-                   current_database(), cur.neon
-              FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn,
-                           coalesce(current_setting('neon.endpoint_id', true), '') <> '' AS neon) cur
+            SELECT s.slot_name, s.slot_type, s.plugin, s.database, s.database = current_database() AS here, s.temporary,
+                   s.active, s.active_pid, s.wal_status, s.restart_lsn::text AS restart_lsn,
+                   s.confirmed_flush_lsn::text AS confirmed_flush_lsn, cur.lsn::text AS current_lsn,
+                   pg_wal_lsn_diff(cur.lsn, s.restart_lsn)::bigint AS retained_bytes,
+                   pg_size_pretty(pg_wal_lsn_diff(cur.lsn, s.restart_lsn)) AS retained,
+                   pg_wal_lsn_diff(cur.lsn, s.confirmed_flush_lsn)::bigint AS unconfirmed_bytes,
+                   pg_size_pretty(pg_wal_lsn_diff(cur.lsn, s.confirmed_flush_lsn)) AS unconfirmed,
+                   date_trunc('second', (to_jsonb(s) ->> 'inactive_since')::timestamptz)::text AS inactive_since,
+                   extract(epoch FROM now() - (to_jsonb(s) ->> 'inactive_since')::timestamptz) / 3600 AS inactive_hours,
+                   r.pid IS NOT NULL AS consumer, r.usename, r.application_name, host(r.client_addr) AS client_addr, r.state,
+                   r.sent_lsn::text AS sent_lsn, r.flush_lsn::text AS flush_lsn,
+                   pg_wal_lsn_diff(r.sent_lsn, s.confirmed_flush_lsn)::bigint AS sent_not_confirmed_bytes,
+                   pg_size_pretty(pg_wal_lsn_diff(r.sent_lsn, s.confirmed_flush_lsn)) AS sent_not_confirmed,
+                   extract(epoch FROM r.write_lag) AS write_lag, extract(epoch FROM r.flush_lag) AS flush_lag,
+                   extract(epoch FROM r.replay_lag) AS replay_lag, current_database() AS db, current_user AS me, cur.endpoint
+              FROM (SELECT %s AS lsn, %s AS endpoint) cur
               LEFT JOIN pg_replication_slots s ON true
               LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
-             ORDER BY s.slot_name""";
+             ORDER BY s.slot_name""".formatted(Catalog.CURRENT_LSN, Catalog.NEON_ENDPOINT);
 
-    public Integer call() throws SQLException, InterruptedException {
+    public Exit call() throws SQLException, InterruptedException {
         out.json = json;
         long threshold = bytes("--warn-at", warnAt);
-        if (slot != null) Runbook.slotName(slot);
-        if (watch != null && watch < 1) throw Runbook.badInput("--watch " + watch + ": give a number of seconds, 1 or more");
-        boolean terminal = Runbook.terminal();
+        if (slot != null) Input.slotName(slot);
+        if (watch != null && watch < 1) throw Failure.badInput("--watch " + watch + ": give a number of seconds, 1 or more");
+        boolean terminal = Cli.terminal();
         try (Connection c = db.connect()) {
-            int exit = Runbook.OK;
+            Exit exit = Exit.OK;
             for (int n = 1; ; n++) {
                 if (watch != null && !out.json) {
                     if (terminal) System.out.print("\u001b[H\u001b[2J");
@@ -103,35 +105,35 @@ class SlotStatus implements Callable<Integer> {
     }
 
     /** One look at the slots: prints one screen per slot, returns 1 when any of them warns. */
-    int refresh(Connection c, long threshold) throws SQLException {
+    Exit refresh(Connection c, long threshold) throws SQLException {
         List<Runbook.Outcome> screens = new ArrayList<>();
         List<Map<String, Object>> data = new ArrayList<>();
         List<String> here = new ArrayList<>();
         String database = null, elsewhere = null;
-        boolean neon = db.target().isNeonHost();
+        boolean neon = false;
         try (var st = c.createStatement(); ResultSet rs = st.executeQuery(QUERY)) {
             while (rs.next()) {
-                database = rs.getString(31);
-                neon |= rs.getBoolean(32);
-                String name = rs.getString(1);
+                database = rs.getString("db");
+                neon = Catalog.onNeon(rs.getString("endpoint"), db.target());
+                String name = rs.getString("slot_name");
                 if (name == null) continue;
-                boolean logicalHere = "logical".equals(rs.getString(2)) && rs.getBoolean(5);
+                boolean logicalHere = "logical".equals(rs.getString("slot_type")) && rs.getBoolean("here");
                 if (name.equals(slot) && !logicalHere)
-                    elsewhere = "logical".equals(rs.getString(2)) ? "is in database " + rs.getString(4) + ": connect to that database"
+                    elsewhere = "logical".equals(rs.getString("slot_type")) ? "is in database " + rs.getString("database") + ": connect to that database"
                             : "is a physical slot (this shows logical slots)";
                 if (!logicalHere) continue;
                 here.add(name);
                 if (slot != null && !slot.equals(name)) continue;
                 Map<String, Object> d = row(rs);
                 data.add(d);
-                screens.add(screen(d, threshold, neon));
+                screens.add(screen(d, threshold, neon, rs.getString("me")));
             }
         }
         if (slot != null && screens.isEmpty())
-            throw Runbook.badInput("--slot " + slot + (elsewhere != null ? " " + elsewhere : " does not exist in database "
+            throw Failure.badInput("--slot " + slot + (elsewhere != null ? " " + elsewhere : " does not exist in database "
                     + database) + "; logical slots here: " + (here.isEmpty() ? "none (jbang create-slot makes one)" : String.join(", ", here)));
         if (screens.isEmpty())
-            screens.add(new Runbook.Outcome("slot-status", Runbook.NOT_READY, List.of(Runbook.Finding.fail("slots", "no logical "
+            screens.add(new Runbook.Outcome("slot-status", Exit.NOT_READY, List.of(Runbook.Finding.fail("slots", "no logical "
                     + "replication slot in database " + database + ": Airbyte has nothing to read changes from",
                     Invocation.current().other("create-slot", List.of()) + "\nor the whole runbook:  "
                     + Invocation.current().other("setup", List.of()))), Runbook.Plan.none(), false));
@@ -141,59 +143,59 @@ class SlotStatus implements Callable<Integer> {
             extra.put("slots", data);
         }
         out.print(screens, extra);
-        return screens.stream().anyMatch(o -> o.exitCode() != Runbook.OK) ? Runbook.NOT_READY : Runbook.OK;
+        return screens.stream().anyMatch(o -> o.exit() != Exit.OK) ? Exit.NOT_READY : Exit.OK;
     }
 
     /** The numbers of one slot, as --json prints them. */
     private static Map<String, Object> row(ResultSet rs) throws SQLException {
         Map<String, Object> d = new LinkedHashMap<>();
-        d.put("slot", rs.getString(1));
-        d.put("plugin", rs.getString(3));
-        d.put("database", rs.getString(4));
-        d.put("temporary", rs.getBoolean(6));
-        d.put("active", rs.getBoolean(7));
-        d.put("activePid", rs.getObject(8));
-        d.put("walStatus", rs.getString(9));
-        d.put("restartLsn", rs.getString(10));
-        d.put("confirmedFlushLsn", rs.getString(11));
-        d.put("currentLsn", rs.getString(12));
-        d.put("retainedBytes", rs.getObject(13));
-        d.put("retained", rs.getString(14));
-        d.put("unconfirmedBytes", rs.getObject(15));
-        d.put("unconfirmed", rs.getString(16));
-        d.put("inactiveSince", rs.getString(17));
-        d.put("inactiveHours", rs.getObject(18) == null ? null : rs.getDouble(18));
-        if (rs.getBoolean(19)) {
+        d.put("slot", rs.getString("slot_name"));
+        d.put("plugin", rs.getString("plugin"));
+        d.put("database", rs.getString("database"));
+        d.put("temporary", rs.getBoolean("temporary"));
+        d.put("active", rs.getBoolean("active"));
+        d.put("activePid", rs.getObject("active_pid"));
+        d.put("walStatus", rs.getString("wal_status"));
+        d.put("restartLsn", rs.getString("restart_lsn"));
+        d.put("confirmedFlushLsn", rs.getString("confirmed_flush_lsn"));
+        d.put("currentLsn", rs.getString("current_lsn"));
+        d.put("retainedBytes", rs.getObject("retained_bytes"));
+        d.put("retained", rs.getString("retained"));
+        d.put("unconfirmedBytes", rs.getObject("unconfirmed_bytes"));
+        d.put("unconfirmed", rs.getString("unconfirmed"));
+        d.put("inactiveSince", rs.getString("inactive_since"));
+        d.put("inactiveHours", number(rs, "inactive_hours"));
+        if (rs.getBoolean("consumer")) {
             Map<String, Object> consumer = new LinkedHashMap<>();
-            consumer.put("user", rs.getString(20));
-            consumer.put("application", rs.getString(21));
-            consumer.put("clientAddr", rs.getString(22));
-            consumer.put("state", rs.getString(23));
-            consumer.put("sentLsn", rs.getString(24));
-            consumer.put("flushLsn", rs.getString(25));
-            consumer.put("sentNotConfirmedBytes", rs.getObject(26));
-            consumer.put("sentNotConfirmed", rs.getString(27));
-            consumer.put("writeLagSeconds", seconds(rs, 28));
-            consumer.put("flushLagSeconds", seconds(rs, 29));
-            consumer.put("replayLagSeconds", seconds(rs, 30));
+            consumer.put("user", rs.getString("usename"));
+            consumer.put("application", rs.getString("application_name"));
+            consumer.put("clientAddr", rs.getString("client_addr"));
+            consumer.put("state", rs.getString("state"));
+            consumer.put("sentLsn", rs.getString("sent_lsn"));
+            consumer.put("flushLsn", rs.getString("flush_lsn"));
+            consumer.put("sentNotConfirmedBytes", rs.getObject("sent_not_confirmed_bytes"));
+            consumer.put("sentNotConfirmed", rs.getString("sent_not_confirmed"));
+            consumer.put("writeLagSeconds", number(rs, "write_lag"));
+            consumer.put("flushLagSeconds", number(rs, "flush_lag"));
+            consumer.put("replayLagSeconds", number(rs, "replay_lag"));
             d.put("consumer", consumer);
         } else d.put("consumer", null);
         return d;
     }
 
-    private static Double seconds(ResultSet rs, int column) throws SQLException {
+    private static Double number(ResultSet rs, String column) throws SQLException {
         return rs.getObject(column) == null ? null : rs.getDouble(column);
     }
 
     /** One slot's screen: a line per fact, a warning when it holds too much WAL or nobody reads it. */
-    static Runbook.Outcome screen(Map<String, Object> d, long threshold, boolean neon) {
+    static Runbook.Outcome screen(Map<String, Object> d, long threshold, boolean neon, String viewer) {
         List<Runbook.Finding> f = new ArrayList<>();
         String name = (String) d.get("slot");
         f.add(Runbook.Finding.ok("plugin", d.get("plugin") + " (database " + d.get("database") + (Boolean.TRUE.equals(d.get("temporary"))
                 ? ", temporary)" : ")")));
         @SuppressWarnings("unchecked") Map<String, Object> consumer = (Map<String, Object>) d.get("consumer");
         String fix = "start or resume its consumer (the Airbyte connection: run a sync), or, if nothing will read it again, "
-                + "drop it:  SELECT pg_drop_replication_slot(" + Runbook.literal(name) + ");  (jbang teardown also drops the publication)";
+                + "drop it:  SELECT pg_drop_replication_slot(" + Input.literal(name) + ");  (jbang teardown also drops the publication)";
         if (Boolean.TRUE.equals(d.get("active")))
             f.add(Runbook.Finding.ok("active", "yes, pid " + d.get("activePid") + (consumer == null ? "" : who(consumer))));
         else {
@@ -206,7 +208,7 @@ class SlotStatus implements Callable<Integer> {
         String walStatus = (String) d.get("walStatus");
         if ("lost".equals(walStatus))
             f.add(Runbook.Finding.warn("wal_status", "lost: WAL this slot needs was removed; the slot cannot be used again",
-                    "drop it:  SELECT pg_drop_replication_slot(" + Runbook.literal(name) + ");\nthen make it again:  "
+                    "drop it:  SELECT pg_drop_replication_slot(" + Input.literal(name) + ");\nthen make it again:  "
                             + Invocation.current().other("create-slot", List.of("--slot", name))
                             + "\nthen, in Airbyte: resync the connection, as the changes in between are gone"));
         else if ("unreserved".equals(walStatus))
@@ -223,14 +225,14 @@ class SlotStatus implements Callable<Integer> {
         // PostgreSQL shows a walsender's progress only to roles with pg_read_all_stats; others see just its pid.
         if (consumer != null && consumer.get("state") == null)
             f.add(new Runbook.Finding("consumer", Runbook.Status.OK, "progress hidden: the connected role may not read it (pg_read_all_stats)",
-                    "to see it:  GRANT pg_monitor TO <you>;  (as a superuser)"));
+                    "to see it, as a superuser:  GRANT pg_monitor TO " + Input.ident(viewer) + ";"));
         else if (consumer != null)
             f.add(Runbook.Finding.ok("consumer", consumer.get("state") + ": sent " + consumer.get("sentLsn") + ", confirmed "
                     + d.get("confirmedFlushLsn") + " (" + consumer.get("sentNotConfirmed") + " sent, not confirmed); lag: write "
                     + lag(consumer.get("writeLagSeconds")) + ", flush " + lag(consumer.get("flushLagSeconds")) + ", replay "
                     + lag(consumer.get("replayLagSeconds"))));
         boolean warned = f.stream().anyMatch(x -> x.status() != Runbook.Status.OK);
-        return new Runbook.Outcome("slot " + name, warned ? Runbook.NOT_READY : Runbook.OK, f, Runbook.Plan.none(), false);
+        return new Runbook.Outcome("slot " + name, warned ? Exit.NOT_READY : Exit.OK, f, Runbook.Plan.none(), false);
     }
 
     private static String who(Map<String, Object> c) {
@@ -251,5 +253,5 @@ class SlotStatus implements Callable<Integer> {
         return (v == Math.floor(v) ? String.valueOf((long) v) : String.valueOf(v)) + " " + units[i];
     }
 
-    public static void main(String... args) { Runbook.launch(new SlotStatus(), args); }
+    public static void main(String... args) { Cli.launch(new SlotStatus(), args); }
 }

@@ -241,14 +241,12 @@ class AirbyteSourceTest {
         assertFalse(schema("3.7").validate(c).isEmpty(), "3.7 wants an integer port");
     }
 
-    @Test void setupCanComposeItThroughFieldsAndMethods() throws Exception {
+    @Test void itsConfigurationIsBuiltFromItsOptionsWithoutConnecting() throws Exception {
         AirbyteSource s = new AirbyteSource();
         s.db.url = NEON;
         s.db.env = Map.of();
-        s.slot = "airbyte_slot";
-        s.publication = "airbyte_publication";
         s.schemas = List.of("Sales Data");
-        assertFalse(s.offline, "configuration() does not connect even without --offline: setup calls it before connecting");
+        assertFalse(s.offline, "configuration() does not connect even without --offline");
         Map<String, Object> c = s.configuration();
         assertEquals(List.of("Sales Data"), c.get("schemas"));
         assertEquals(5432, c.get("port"));
@@ -256,9 +254,9 @@ class AirbyteSourceTest {
         assertValid(JSON.valueToTree(c));
         assertTrue(s.notes().stream().anyMatch(n -> n.contains("password")));
         assertTrue(s.form().contains("Sales Data"));
-        s.slot = "Bad";
-        Runbook.Failure f = assertThrows(Runbook.Failure.class, s::configuration);
-        assertEquals(Runbook.BAD_INPUT, f.exitCode);
+        s.slotOption.name = "Bad";
+        Failure f = assertThrows(Failure.class, s::configuration);
+        assertEquals(Exit.BAD_INPUT, f.exit);
     }
 
     @Test void runsThroughTheRealLauncherAndAlias() throws Exception {
@@ -313,16 +311,16 @@ class AirbyteSourceTest {
 
     @Test void theNameMeantIsTheOneThatDiffersInCaseElseTheNearestWithinAFewLetters() {
         List<String> names = List.of("Sales", "public", "sales", "salts");
-        assertEquals("sales", AirbyteSource.meant("SALES", List.of("sales", "salts")));
-        assertEquals("Sales", AirbyteSource.meant("SALES", names), "case first, even with a nearer name in another case");
-        assertEquals("public", AirbyteSource.meant("pubilc", names));
-        assertEquals("public", AirbyteSource.meant("publics", names));
-        assertNull(AirbyteSource.meant("orders", names));
-        assertNull(AirbyteSource.meant("pb", List.of("pg")), "two letters are too short to guess from");
-        assertNull(AirbyteSource.meant("pubxyz", names), "three edits away");
-        assertEquals(1, AirbyteSource.distance("pubic", "public"));
-        assertEquals(1, AirbyteSource.distance("pbulic", "public"));
-        assertEquals(3, AirbyteSource.distance("", "abc"));
+        assertEquals("sales", SchemaLookup.meant("SALES", List.of("sales", "salts")));
+        assertEquals("Sales", SchemaLookup.meant("SALES", names), "case first, even with a nearer name in another case");
+        assertEquals("public", SchemaLookup.meant("pubilc", names));
+        assertEquals("public", SchemaLookup.meant("publics", names));
+        assertNull(SchemaLookup.meant("orders", names));
+        assertNull(SchemaLookup.meant("pb", List.of("pg")), "two letters are too short to guess from");
+        assertNull(SchemaLookup.meant("pubxyz", names), "three edits away");
+        assertEquals(1, SchemaLookup.distance("pubic", "public"));
+        assertEquals(1, SchemaLookup.distance("pbulic", "public"));
+        assertEquals(3, SchemaLookup.distance("", "abc"));
     }
 
     @Test void schemasThatExistGiveTheConfigurationAndNamesNeverBecomeSql() throws Exception {

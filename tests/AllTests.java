@@ -9,7 +9,7 @@
 //DEPS com.networknt:json-schema-validator:1.5.9
 //SOURCES Pg.java
 //SOURCES ../scripts/Setup.java
-//SOURCES ../scripts/CdcStream.java
+//SOURCES ../scripts/lib/CdcStream.java
 //SOURCES ../scripts/AllowAirbyteIps.java
 //SOURCES FakeApi.java
 //SOURCES ../scripts/Teardown.java

@@ -33,7 +33,7 @@ class BadInputTest {
     }
 
     /** Every alias that takes input, made fresh for each run. airbyte-source --create is a row of its own. */
-    static final Map<String, Supplier<Callable<Integer>>> ALIASES = new LinkedHashMap<>();
+    static final Map<String, Supplier<Callable<?>>> ALIASES = new LinkedHashMap<>();
     static {
         ALIASES.put("check-wal", CheckWal::new);
         ALIASES.put("grant-access", GrantAccess::new);
@@ -123,8 +123,8 @@ class BadInputTest {
                 List<String> wrong = new ArrayList<>();
                 if (r.exit() != c.exit()) wrong.add("exit " + r.exit() + " (documented: " + c.exit() + ")");
                 String name = c.alias().replace(" --create", "");
-                String error = c.exit() == Runbook.NOT_READY ? failLines(r.out()) : r.err().strip();
-                if (c.exit() != Runbook.NOT_READY && (error.lines().count() != 1 || !error.startsWith(name + ": ")))
+                String error = c.exit() == Exit.NOT_READY.code ? failLines(r.out()) : r.err().strip();
+                if (c.exit() != Exit.NOT_READY.code && (error.lines().count() != 1 || !error.startsWith(name + ": ")))
                     wrong.add("stderr is not one line '" + name + ": ...'");
                 for (String word : c.says()) if (!error.contains(word)) wrong.add("does not say '" + word + "'");
                 if (r.all().contains("Exception") || r.all().contains("\tat ")) wrong.add("a stack trace or exception name");
@@ -270,6 +270,8 @@ class BadInputTest {
         cases.add(row("create-publication", 2, List.of("--replica-identity", "full"), "--url", url, "--replica-identity", "nothing"));
         cases.add(row("doctor", 2, List.of("--peek-timeout", "'ten'", "5s"), "--url", url, "--peek-timeout", "ten"));
         cases.add(row("create-slot", 2, List.of("--lock-timeout", "'1 hour'", "5s"), "--url", url, "--lock-timeout", "1 hour"));
+        // PostgreSQL reads bare digits as milliseconds: 5 is refused, not taken as 5 ms
+        cases.add(row("grant-access", 2, List.of("--lock-timeout", "'5'", "milliseconds"), "--url", url, "--lock-timeout", "5"));
         cases.add(row("slot-status", 2, List.of("--warn-at", "'lots'", "1GB"), "--url", url, "--warn-at", "lots"));
         cases.add(row("slot-status", 2, List.of("--warn-at", "'99999999999TB'", "up to"), "--url", url, "--warn-at", "99999999999TB"));
         List<String> tooLong = List.of("--lock-timeout", "too long", "2147483647ms");

@@ -89,6 +89,24 @@ class CheckWalTest {
         }
     }
 
+    /**
+     * The prompt goes to the terminal, or without one to stderr: never to stdout, which may be the document a person
+     * redirected (--json > file). The command runs in a session of its own (setsid), so that it has no terminal.
+     */
+    @Test void thePasswordPromptIsNeverOnStdout() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(new java.io.File("/usr/bin/setsid").canExecute(), "setsid detaches from the terminal");
+        Process p = new ProcessBuilder("/usr/bin/setsid", java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "CheckWal", "--json", "--password",
+                "--url", "postgresql://" + Pg.OWNER + "@localhost:" + Pg.port() + "/" + db + "?sslmode=disable").start();
+        p.getOutputStream().write((Pg.OWNER_PASSWORD + "\n").getBytes());
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes()), err = new String(p.getErrorStream().readAllBytes());
+        assertEquals(0, p.waitFor(), out + err);
+        assertEquals(0, new com.fasterxml.jackson.databind.ObjectMapper().readTree(out).get("exitCode").asInt(), "stdout is the JSON alone");
+        assertTrue(err.startsWith("Password for user alex: "), err);
+        assertFalse((out + err).contains(Pg.OWNER_PASSWORD));
+    }
+
     static JsonNode find(JsonNode step, String check) {
         for (JsonNode f : step.get("findings")) if (f.get("check").asText().equals(check)) return f;
         throw new AssertionError("no finding " + check + " in " + step);

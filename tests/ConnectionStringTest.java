@@ -129,9 +129,9 @@ class ConnectionStringTest {
             "load_balance_hosts", "oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope");
 
     @Test void everyLibpqParameterIsInTheTableAndEveryRefusalSaysWhy() {
-        List<String> keys = Target.PARAMS.stream().map(Target.Param::key).toList();
+        List<String> keys = UrlParams.PARAMS.stream().map(UrlParams.Param::key).toList();
         for (String k : LIBPQ) assertTrue(keys.contains(k), k + " is in the table");
-        for (Target.Param p : Target.PARAMS) {
+        for (UrlParams.Param p : UrlParams.PARAMS) {
             if (p.property() != null) continue; // honoured; what it does is checked below
             assertNotNull(p.otherwise(), p.key() + " says why it cannot be honoured");
             String value = p.values() == null ? "x" : "not-" + p.values().keySet().iterator().next();

@@ -219,6 +219,23 @@ class CreatePublicationTest {
         assertNull(DoctorTest.finding(full, "create-publication", "toast"), full.out());
     }
 
+    /**
+     * A publication made while a pgoutput slot already exists: that slot cannot decode what was written before it
+     * (14-17). The step says so, with the doctor command that decodes what the slot holds.
+     */
+    @Test void makingThePublicationAfterASlotSaysToDecodeTheSlot() throws Exception {
+        asOwner("CREATE TABLE a (id int PRIMARY KEY)", "SELECT pg_create_logical_replication_slot('publication_early', 'pgoutput')");
+        try {
+            Pg.Run r = run("--json");
+            assertEquals(0, r.exit(), r.all());
+            assertEquals("warn", DoctorTest.status(r, "create-publication", "slots"), r.out());
+            assertTrue(DoctorTest.fix(r, "create-publication", "slots").contains("jbang doctor --url ")
+                    && DoctorTest.fix(r, "create-publication", "slots").endsWith("--deep --slot publication_early --publication airbyte_publication"), r.out());
+        } finally {
+            Pg.sql(db, "SELECT pg_drop_replication_slot('publication_early')");
+        }
+    }
+
     /** Issue 12 (14): stored generated columns are not published before PostgreSQL 18: the tables are named. */
     @Test void storedGeneratedColumnsAreNamedBeforePostgresql18() throws Exception {
         asOwner("CREATE TABLE prices (id int PRIMARY KEY, net int, gross int GENERATED ALWAYS AS (net * 2) STORED)",
@@ -322,7 +339,7 @@ class CreatePublicationTest {
             var plan = new Runbook.Plan(List.of(new Runbook.Sql("ALTER TABLE public.kept REPLICA IDENTITY FULL", "first"),
                     new Runbook.Sql(bad, "second"), new Runbook.Sql("CREATE PUBLICATION third FOR TABLE public.kept", "third")), true);
             try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-                Runbook.Failure f = assertThrows(Runbook.Failure.class, () -> Runbook.apply(c, plan));
+                Failure f = assertThrows(Failure.class, () -> Runbook.apply(c, plan, Runbook.Transaction.OWN));
                 assertTrue(f.getMessage().startsWith("second: "), f.getMessage());
             }
             assertEquals("d", identity("kept"));

@@ -83,9 +83,9 @@ class DoctorServerTest {
             assertEquals(1, r.exit(), r.all());
             assertEquals("fail", DoctorTest.status(r, "server", "wal_level"), r.out());
             String fix = DoctorTest.fix(r, "server", "wal_level");
-            assertTrue(fix.startsWith("ALTER SYSTEM SET wal_level = logical;"), fix);
+            assertTrue(fix.startsWith("as a superuser:  ALTER SYSTEM SET wal_level = logical;"), fix);
 
-            sql(pg, fix.substring(0, fix.indexOf(';')));
+            sql(pg, fix.substring(fix.indexOf("ALTER"), fix.indexOf(';')));
             pg.close();
             pg = start(dir.resolve("data"), Map.of(), null);
             Pg.Run after = DoctorTest.doctorAt(url(pg, "sslmode=disable"));

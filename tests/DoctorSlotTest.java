@@ -46,7 +46,8 @@ class DoctorSlotTest {
         assertEquals("warn", status(r, "publication", "left out"), r.out());
         assertTrue(DoctorTest.finding(r, "publication", "left out").get("message").asText().contains("full refresh only"));
 
-        DoctorTest.as(db, DoctorTest.fix(r, "publication", "operations"), DoctorTest.fix(r, "publication", "left out"));
+        Fixes.apply(DoctorTest.fix(r, "publication", "operations"), db, Pg.OWNER, Pg.OWNER_PASSWORD);
+        Fixes.apply(DoctorTest.fix(r, "publication", "left out"), db, Pg.OWNER, Pg.OWNER_PASSWORD);
         Pg.Run after = doctor(db, "--table", "public.customers", "--table", "public.orders");
         assertEquals(0, after.exit(), after.all());
         assertNull(status(after, "publication", "left out"), after.out());
@@ -130,8 +131,8 @@ class DoctorSlotTest {
         assertEquals(List.of("slot/slot=fail", "airbyte check/slot query=fail", "airbyte check/verdict=fail"), DoctorTest.failures(r));
 
         String fix = DoctorTest.fix(r, "slot", "slot");
-        DoctorTest.as(db, fix.substring(fix.indexOf("SELECT pg_drop_replication_slot")));
-        assertEquals(0, Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", SLOT).exit());
+        assertTrue(fix.startsWith("if nothing uses it, drop it:  SELECT pg_drop_replication_slot("), fix);
+        assertEquals(0, Fixes.apply(fix, db, Pg.OWNER, Pg.OWNER_PASSWORD).exit(), "the fix drops the slot and makes it again");
         Pg.Run after = doctor(db);
         assertEquals(0, after.exit(), after.all());
         assertEquals("pgoutput", Pg.value(db, "SELECT plugin FROM pg_replication_slots WHERE slot_name = '" + SLOT + "'"));
@@ -175,7 +176,8 @@ class DoctorSlotTest {
                 "INSERT INTO public.customers VALUES (2, 'after')");
         Pg.Run shallow = doctor(db);
         assertEquals(0, shallow.exit(), "without --deep the slot is not read: " + shallow.all());
-        assertNull(status(shallow, "slot", "decoding"));
+        assertEquals("warn", status(shallow, "slot", "decoding"), "the publication is newer than the slot: not known, never ok");
+        assertTrue(DoctorTest.fix(shallow, "slot", "decoding").endsWith(" --deep"), shallow.out());
 
         assertDeepFindsThePoisonAndItsFixWorks(db);
     }
@@ -232,6 +234,23 @@ class DoctorSlotTest {
         assertTrue(message.startsWith("not known: in 1ms it decoded ") && message.contains(" of the "), message);
         assertTrue(DoctorTest.fix(r, "slot", "decoding").contains("--peek-timeout 10min"), r.out());
         assertEquals(confirmed, DoctorTest.confirmed(SLOT));
+    }
+
+    /** A mistyped --slot or --publication: doctor names the one that is there, and its fix runs doctor on it. */
+    @Test void aMistypedSlotOrPublicationNamesTheOneThatIsThere() throws Exception {
+        String db = DoctorTest.shop();
+        DoctorTest.setup(db);
+        Pg.Run r = Pg.run(new Doctor(), "--url", Pg.url(db), "--slot", "doctor_slto", "--publication", "airbyte_publicaton", "--json");
+        assertEquals(1, r.exit(), r.all());
+        assertEquals("fail", status(r, "publication", "publication"), r.out());
+        assertEquals("fail", status(r, "slot", "slot"), r.out());
+        Fixes.Ran publication = Fixes.apply(DoctorTest.fix(r, "publication", "publication"), db, Pg.OWNER, Pg.OWNER_PASSWORD);
+        assertEquals("doctor", publication.alias());
+        assertEquals("ok", status(publication.run(), "airbyte check", "publication query"), publication.out());
+        Fixes.Ran slot = Fixes.apply(DoctorTest.fix(publication.run(), "slot", "slot"), db, Pg.OWNER, Pg.OWNER_PASSWORD);
+        assertEquals(0, slot.exit(), "both names right now: " + slot.all());
+        assertEquals(List.of(SLOT), Pg.column("postgres", "SELECT slot_name FROM pg_replication_slots WHERE database = '" + db + "'"),
+                "no second slot was made");
     }
 
     @Test void aSlotBeingReadIsReportedWithItsReaderAndNotPeeked() throws Exception {

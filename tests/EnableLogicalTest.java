@@ -43,8 +43,8 @@ class EnableLogicalTest {
     static CheckWal checkWal(Boolean answer) {
         CheckWal c = new CheckWal();
         c.neon.backoffMillis = 1;
-        c.enabling.pollMillis = 50;
-        c.enabling.ask = question -> answer;
+        c.pollMillis = 50;
+        c.ask = question -> answer;
         return c;
     }
 

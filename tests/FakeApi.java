@@ -60,7 +60,7 @@ final class FakeApi implements AutoCloseable {
     static final List<String> SECRETS = List.of(NEON_KEY, AIRBYTE_CLIENT_SECRET, AIRBYTE_TOKEN, Pg.OWNER_PASSWORD, Pg.READER_PASSWORD);
 
     /** Runs a script in-process like Pg.run, and fails when a secret shows in anything it printed. */
-    static Pg.Run run(Callable<Integer> script, Map<String, String> env, String... args) {
+    static Pg.Run run(Callable<?> script, Map<String, String> env, String... args) {
         Pg.Run r = Pg.run(script, env, args);
         for (String secret : SECRETS)
             if (r.all().contains(secret)) throw new AssertionError("a secret was printed: " + r.all().replace(secret, "<SECRET>"));

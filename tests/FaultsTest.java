@@ -103,7 +103,7 @@ class FaultsTest {
             reader.createStatement().execute("SELECT * FROM t"); // ALTER TABLE t waits behind this
             System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
             Progress.afterMillis = 0;
-            CompletableFuture<Integer> run = CompletableFuture.supplyAsync(() -> Runbook.cli(new CreatePublication()).execute(args));
+            CompletableFuture<Integer> run = CompletableFuture.supplyAsync(() -> Cli.cli(new CreatePublication()).execute(args));
             await("the waiting step to say it is applying", () -> err.toString().contains("create-publication: applying 3 statement(s) in one transaction ("));
             assertFalse(run.isDone(), "it is still waiting for its lock");
             reader.commit();
@@ -215,7 +215,7 @@ class FaultsTest {
             Pg.Run all = Pg.run(new CreatePublication(), "--url", url);
             assertEquals(4, all.exit(), all.all());
             assertEquals(1, all.err().lines().count(), all.err());
-            assertTrue(all.err().contains("lock table is full") && all.err().contains("publish in parts") && all.err().contains("nothing was changed"), all.err());
+            assertTrue(all.err().contains("lock table is full") && all.err().contains("in parts") && all.err().contains("nothing was changed"), all.err());
             try (var rs = st.executeQuery("SELECT count(*) FROM pg_publication")) {
                 rs.next();
                 assertEquals(0, rs.getInt(1));
@@ -250,7 +250,7 @@ class FaultsTest {
             }
         };
         try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-            Runbook.Failure f = assertThrows(Runbook.Failure.class, () -> Runbook.runOn(c, step, false));
+            Failure f = assertThrows(Failure.class, () -> Runbook.runOn(c, step, Runbook.Mode.APPLY, Runbook.Transaction.OWN));
             assertTrue(f.getMessage().endsWith("; the plan was applied and committed; only the second look failed: run made-up again to check"), f.getMessage());
         }
         assertEquals("1", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));

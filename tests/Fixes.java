@@ -19,7 +19,7 @@ import java.util.function.Supplier;
 final class Fixes {
     private Fixes() {}
 
-    static final Map<String, Supplier<Callable<Integer>>> ALIASES = Map.ofEntries(
+    static final Map<String, Supplier<Callable<?>>> ALIASES = Map.ofEntries(
             Map.entry("check-wal", CheckWal::new), Map.entry("grant-access", GrantAccess::new),
             Map.entry("create-publication", CreatePublication::new), Map.entry("create-slot", CreateSlot::new),
             Map.entry("airbyte-source", AirbyteSource::new), Map.entry("setup", Setup::new),
@@ -72,14 +72,12 @@ final class Fixes {
     static Pg.Run run(String commandLine, String password) {
         List<String> words = words(commandLine.replaceFirst("\\s+>\\s*\\S+$", ""));
         assertEquals("jbang", words.get(0), commandLine);
-        Supplier<Callable<Integer>> script = ALIASES.get(words.get(1));
+        Supplier<Callable<?>> script = ALIASES.get(words.get(1));
         assertNotNull(script, "no such alias: " + commandLine);
         java.io.InputStream stdin = System.in;
         if (words.contains("--password")) System.setIn(new ByteArrayInputStream((password + "\n").getBytes(StandardCharsets.UTF_8)));
         try {
-            Pg.Run r = Pg.run(script.get(), words.subList(2, words.size()).toArray(String[]::new));
-            // Without a terminal picocli writes its prompt on stdout; a person at a terminal sees it there instead.
-            return new Pg.Run(r.exit(), r.out().replaceFirst("^Enter value for --password .*?\\): ", ""), r.err());
+            return Pg.run(script.get(), words.subList(2, words.size()).toArray(String[]::new));
         } finally {
             System.setIn(stdin);
         }

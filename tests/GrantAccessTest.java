@@ -183,9 +183,7 @@ class GrantAccessTest {
         assertTrue(fail.get("message").asText().contains("\"public\".\"app_table\" (owned by \"app_owner\")"), fail.toString());
 
         // verify() (run after a change) lists the same table from the catalog.
-        GrantAccess step2 = new GrantAccess();
-        step2.role = AIR;
-        step2.schemas = List.of("public");
+        Runbook.Step step2 = GrantAccess.step(new GrantAccess.Options(null, AIR, List.of("public"), Defaults.LOCK_TIMEOUT, Again.typed()));
         try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
             List<Runbook.Finding> verified = step2.verify(c);
             assertEquals(1, verified.size(), verified.toString());
@@ -257,8 +255,8 @@ class GrantAccessTest {
             // Issue 12 (5): the table, and who holds it
             int pid = other.unwrap(org.postgresql.PGConnection.class).getBackendPID();
             assertTrue(r.err().contains("on orders: held by pid " + pid + " (role postgres"), r.err());
-            assertTrue(r.err().endsWith("; nothing was changed. Wait for it to end and run this again, or end that session:  "
-                    + "SELECT pg_terminate_backend(" + pid + ");\n"), r.err());
+            assertTrue(r.err().endsWith("; nothing was changed. Wait for it to end and run this again, or end that session (as a "
+                    + "superuser, a member of its role, or of pg_signal_backend):  SELECT pg_terminate_backend(" + pid + ");\n"), r.err());
             other.rollback();
         }
         assertEquals(before, Pg.catalog(db));

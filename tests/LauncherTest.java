@@ -108,7 +108,9 @@ class LauncherTest {
         assertEquals(3, jbang("check-wal", "--url", url, "--wait", "0").exit(), "without the file there is no password");
         Result prompt = jbang("check-wal", "--url", url, "--password"); // no terminal: stdin is closed
         assertEquals(2, prompt.exit(), prompt.out() + prompt.err());
-        assertTrue(prompt.err().contains("no terminal to prompt on") && prompt.err().contains("PGPASSWORD"), prompt.err());
+        assertTrue(prompt.err().contains("read no password") && prompt.err().contains("PGPASSWORD"), prompt.err());
+        assertTrue(prompt.err().startsWith("Password for user alex: ") && prompt.out().isEmpty(), "the prompt is never on stdout: "
+                + prompt.out());
     }
 
     /**

@@ -175,7 +175,7 @@ final class Pg {
     }
 
     /** Runs a script in-process, with only the given environment (none of this machine's PG* variables). */
-    static synchronized Run run(Callable<Integer> script, Map<String, String> env, String... args) {
+    static synchronized Run run(Callable<?> script, Map<String, String> env, String... args) {
         setEnv(script, env);
         PrintStream oldOut = System.out, oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
@@ -183,7 +183,7 @@ final class Pg {
              PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
             System.setOut(o);
             System.setErr(e);
-            CommandLine cmd = Runbook.cli(script);
+            CommandLine cmd = Cli.cli(script);
             cmd.setOut(new java.io.PrintWriter(o, true));
             cmd.setErr(new java.io.PrintWriter(e, true));
             int code = cmd.execute(args);
@@ -194,11 +194,11 @@ final class Pg {
         }
     }
 
-    static Run run(Callable<Integer> script, String... args) { return run(script, Map.of(), args); }
+    static Run run(Callable<?> script, String... args) { return run(script, Map.of(), args); }
 
     /**
      * Every option group of the script that reads the environment (Db, the Neon and Airbyte API options:
-     * any field whose object has a {@code Map env}) reads this one instead.
+     * any field whose object has a {@code Map env}) reads this one instead; Db's password prompt reads standard input.
      */
     private static void setEnv(Object script, Map<String, String> env) {
         for (var f : script.getClass().getDeclaredFields()) {
@@ -211,11 +211,21 @@ final class Pg {
                 if (envField.getType() != Map.class) continue;
                 envField.setAccessible(true);
                 envField.set(group, env);
+                if (group instanceof Db db) db.prompt = prompt -> typed(); // the test types the password on standard input
             } catch (NoSuchFieldException notAGroupWithEnv) {
                 // next field
             } catch (IllegalAccessException e) {
                 throw new IllegalStateException(e);
             }
+        }
+    }
+
+    /** One line of standard input, as a person types a password at the prompt; null at its end. */
+    static String typed() {
+        try {
+            return new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        } catch (IOException e) {
+            return null;
         }
     }
 

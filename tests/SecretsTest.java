@@ -63,9 +63,9 @@ class SecretsTest {
     }
 
     /** One command: its alias, its arguments after the connection, and the exit code it must end with. */
-    record Command(String alias, Supplier<Callable<Integer>> script, int exit, List<String> args) {}
+    record Command(String alias, Supplier<Callable<?>> script, int exit, List<String> args) {}
 
-    static Command cmd(String alias, Supplier<Callable<Integer>> script, int exit, String... args) {
+    static Command cmd(String alias, Supplier<Callable<?>> script, int exit, String... args) {
         return new Command(alias, script, exit, List.of(args));
     }
 
@@ -108,7 +108,7 @@ class SecretsTest {
         java.io.InputStream stdin = System.in;
         if (way.typed() != null) System.setIn(new ByteArrayInputStream((way.typed() + "\n").getBytes(StandardCharsets.UTF_8)));
         try {
-            Callable<Integer> script = c.script().get();
+            Callable<?> script = c.script().get();
             if (script instanceof AirbyteSource s) s.api.backoffMillis = 1;
             return Pg.run(script, way.env(), args.toArray(String[]::new));
         } finally {
@@ -205,7 +205,7 @@ class SecretsTest {
     @Test void aDigitsPasswordBeforeAnUnencodedSlashIsRefusedWithoutShowingIt() {
         for (String password : List.of("7731/9Zq", "7731/9Zq?k")) { // a ? after the / without a key=value is no query
             String url = "postgresql://" + ROLE + ":" + password + "@localhost:" + Pg.port() + "/" + db + "?sslmode=disable";
-            for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Doctor(), new Setup())) {
+            for (Callable<?> script : List.<Callable<?>>of(new CheckWal(), new Doctor(), new Setup())) {
                 Pg.Run r = Pg.run(script, "--url", url, "--wait", "0");
                 assertEquals(2, r.exit(), r.all());
                 assertFalse(r.all().contains("7731") || r.all().contains("9Zq"), r.all());
@@ -228,7 +228,7 @@ class SecretsTest {
 
     /** A connection string given without --url (as psql takes it) is refused without echoing its password. */
     @Test void aUrlWithoutUrlIsRefusedWithoutShowingItsPassword() {
-        for (Callable<Integer> script : List.<Callable<Integer>>of(new CheckWal(), new Setup(), new Teardown())) {
+        for (Callable<?> script : List.<Callable<?>>of(new CheckWal(), new Setup(), new Teardown())) {
             Pg.Run r = Pg.run(script, url(PASSWORD));
             assertEquals(2, r.exit(), r.all());
             assertTrue(r.err().strip().lines().count() == 1 && r.err().contains("--url"), r.err());
@@ -250,11 +250,11 @@ class SecretsTest {
                 new RuntimeException("password " + inUrl));
 
         java.io.StringWriter trace = new java.io.StringWriter();
-        Runbook.unexpected("check-wal", bug, new java.io.PrintWriter(trace), true);
+        Cli.unexpected("check-wal", bug, new java.io.PrintWriter(trace), true);
         var line = new java.io.StringWriter();
-        var cmd = Runbook.cli(new Buggy(bug));
+        var cmd = Cli.cli(new Buggy(bug));
         cmd.setErr(new java.io.PrintWriter(line));
-        assertEquals(Runbook.REFUSED, cmd.execute());
+        assertEquals(Exit.BUG.code, cmd.execute(), "a bug has its own exit code");
 
         for (String printed : List.of(trace.toString(), line.toString())) {
             assertTrue(printed.contains("unexpected error: IllegalStateException: cannot use postgresql://" + ROLE + ":****@"), printed);

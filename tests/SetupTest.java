@@ -123,6 +123,10 @@ class SetupTest {
     @Test void aTableWithoutPrimaryKeyStopsSetupBeforeAnythingChanges() throws Exception {
         String db = newDatabase(true);
         String before = Pg.catalog(db);
+        Pg.Run dry = Pg.run(new Setup(), "--url", Pg.url(db), "--dry-run");
+        assertEquals(1, dry.exit(), dry.all());
+        assertEquals(List.of(), dry.out().lines().filter(l -> !l.startsWith("--") && !l.isBlank()).toList(),
+                "a dry run that fails prints no SQL: part of a script would do what the real run does not");
         Pg.Run r = Pg.run(new Setup(), "--url", Pg.url(db));
         assertEquals(1, r.exit(), r.all());
         assertEquals(before, Pg.catalog(db));

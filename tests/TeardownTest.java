@@ -164,6 +164,7 @@ class TeardownTest {
             Pg.Run refused = teardown(db, "teardown_active", "--yes");
             assertEquals(1, refused.exit(), refused.all());
             assertTrue(refused.out().contains("pid " + pid), refused.out());
+            assertFalse(refused.out().contains("not dropped:"), "the slot's own failure says it; no second, circular fix: " + refused.out());
             assertEquals(before, Pg.catalog(db), "the publication stays too: nothing changed");
 
             Pg.Run forced = teardown(db, "teardown_active", "--yes", "--force");

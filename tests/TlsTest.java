@@ -191,7 +191,7 @@ class TlsTest {
                 new Bad(url("localhost", "sslmode=verify-full"), List.of("CA", "certificate"), 3),
                 new Bad("postgresql://alex@localhost:" + Pg.port() + "/postgres?sslmode=require", List.of("TLS", "sslmode")));
         for (Bad bad : cases)
-            for (java.util.function.Supplier<java.util.concurrent.Callable<Integer>> script : List.<java.util.function.Supplier<java.util.concurrent.Callable<Integer>>>of(CheckWal::new, Doctor::new, Setup::new)) {
+            for (java.util.function.Supplier<java.util.concurrent.Callable<?>> script : List.<java.util.function.Supplier<java.util.concurrent.Callable<?>>>of(CheckWal::new, Doctor::new, Setup::new)) {
                 long start = System.nanoTime();
                 Pg.Run r = Pg.run(script.get(), "--url", bad.url(), "--wait", "20");
                 long ms = (System.nanoTime() - start) / 1_000_000;

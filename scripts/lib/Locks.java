@@ -56,10 +56,11 @@ final class Locks {
             return null; // the connection is gone: the plain message stands
         }
         if (sessions.isEmpty()) return null;
-        return "could not take a lock within lock_timeout on " + Runbook.few(tables, ", ") + ": held by "
-                + Runbook.few(sessions, "; ") + "; " + Runbook.NOTHING_CHANGED + ". Wait for " + (pids.size() == 1 ? "it"
+        return "could not take a lock within lock_timeout on " + Output.few(tables, ", ") + ": held by "
+                + Output.few(sessions, "; ") + "; " + Failure.NOTHING_CHANGED + ". Wait for " + (pids.size() == 1 ? "it"
                 : "them") + " to end and run this again, or end " + (pids.size() == 1 ? "that session" : "those sessions")
-                + ":  " + String.join(" ", pids.stream().map(p -> "SELECT pg_terminate_backend(" + p + ");").toList());
+                + " (as a superuser, a member of its role, or of pg_signal_backend):  "
+                + String.join(" ", pids.stream().map(p -> "SELECT pg_terminate_backend(" + p + ");").toList());
     }
 
     /** A session as much as this role may see of it: others' state and start are hidden without pg_read_all_stats. */

@@ -34,19 +34,21 @@ final class AirbyteCheck implements Runbook.Step {
         List<Runbook.Finding> f = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         String user;
-        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user, current_database()")) {
+        int pubs = count(c, PUBLICATION, publication);
+        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user AS me, current_database() AS db")) {
             rs.next();
-            user = rs.getString(1);
-            int slots = count(c, SLOT, slot, "pgoutput", rs.getString(2));
+            user = rs.getString("me");
+            int slots = count(c, SLOT, slot, "pgoutput", rs.getString("db"));
             if (slots == 1) f.add(Runbook.Finding.ok("slot query", "finds slot " + slot + " (pgoutput, this database)"));
             else {
                 String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
                         + "replication slot to your database.";
                 failures.add(m);
-                f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m + "\"", slotFix));
+                // A slot comes after its publication: when both are missing, the publication's fix comes first.
+                f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m
+                        + "\"", pubs == 1 ? slotFix : publicationFix + "\nthen:  " + slotFix));
             }
         }
-        int pubs = count(c, PUBLICATION, publication);
         if (pubs == 1) f.add(Runbook.Finding.ok("publication query", "finds publication " + publication));
         else {
             String m = "Expected exactly one publication but found " + pubs + ". Please read the docs and add a publication "
@@ -56,16 +58,16 @@ final class AirbyteCheck implements Runbook.Step {
         }
         String replication = replicationConnection();
         if (replication == null) f.add(Runbook.Finding.ok("replication", "a replication connection as "
-                + Runbook.ident(user) + " runs IDENTIFY_SYSTEM"));
+                + Input.ident(user) + " runs IDENTIFY_SYSTEM"));
         else {
             failures.add(replication);
-            f.add(Runbook.Finding.fail("replication", "a replication connection as " + Runbook.ident(user) + " fails: "
+            f.add(Runbook.Finding.fail("replication", "a replication connection as " + Input.ident(user) + " fails: "
                     + replication, target.isPooler() ? "use the direct host " + target.directHost()
-                    : "give the role REPLICATION (as a superuser: ALTER ROLE " + Runbook.ident(user) + " REPLICATION;), "
-                    + "and allow it replication connections in pg_hba.conf"));
+                    : "as a superuser (and allow it replication connections in pg_hba.conf):  ALTER ROLE " + Input.ident(user)
+                    + " REPLICATION;"));
         }
-        String as = airbyteRole == null || user.equals(airbyteRole) ? "" : " (tested as " + Runbook.ident(user)
-                + "; Airbyte connects as " + Runbook.ident(airbyteRole) + ")";
+        String as = airbyteRole == null || user.equals(airbyteRole) ? "" : " (tested as " + Input.ident(user)
+                + "; Airbyte connects as " + Input.ident(airbyteRole) + ")";
         f.add(failures.isEmpty() ? Runbook.Finding.ok("verdict", "Airbyte's connection test would pass" + as)
                 : Runbook.Finding.fail("verdict", "Airbyte's connection test would fail with: " + failures.get(0) + as, null));
         return new Runbook.Assessment(f, Runbook.Plan.none());
@@ -91,7 +93,7 @@ final class AirbyteCheck implements Runbook.Step {
             if (m.equals("FATAL: must be superuser or replication role to start walsender"))
                 return "User '" + target.user + "' does not have enough privileges for CDC replication. Please read the docs and "
                         + "add required privileges.";
-            return Runbook.firstLine(m);
+            return Output.firstLine(m);
         }
     }
 }

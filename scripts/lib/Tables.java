@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
+import picocli.CommandLine.Option;
 
 /**
  * Tables as the steps and doctor see them: names resolved to oids (every bad name is exit 2), what the catalog says
@@ -40,7 +41,7 @@ final class Tables {
             return new Rel(-1, schema, table, "r", "d", true, false, "", true, 0, true, false, false);
         }
 
-        String q() { return Runbook.qualified(schema, table); }
+        String q() { return Input.qualified(schema, table); }
 
         /** As --table takes it: a part holding a dot or a double quote is double-quoted. */
         String arg() { return part(schema) + "." + part(table); }
@@ -135,7 +136,7 @@ final class Tables {
         names.addAll(a.excluded());
         String[] sch = new String[names.size()], rel = new String[names.size()];
         for (int i = 0; i < names.size(); i++) {
-            String[] n = Runbook.tableName(i < a.tables().size() ? "--table" : "--exclude-table", names.get(i));
+            String[] n = Input.tableName(i < a.tables().size() ? "--table" : "--exclude-table", names.get(i));
             sch[i] = n[0];
             rel[i] = n[1];
         }
@@ -161,12 +162,12 @@ final class Tables {
                         + rows.stream().map(r -> (String) r[1]).collect(Collectors.joining(", ")));
                 else (exclude ? excluded : oids).add((Long) rows.get(0)[0]);
             });
-            if (!missing.isEmpty()) problems.add(0, "--table " + Runbook.few(missing, ", ") + ": no such table"
+            if (!missing.isEmpty()) problems.add(0, "--table " + Output.few(missing, ", ") + ": no such table"
                     + (java.util.Arrays.stream(sch).limit(a.tables().size()).allMatch(java.util.Objects::isNull) ? " in any schema" : "")
                     + " (names are case-sensitive; views cannot be published)");
         }
         try (PreparedStatement st = c.prepareStatement(RESOLVE_SCHEMAS)) {
-            String[] schemaNames = a.schemas().stream().map(s -> Runbook.name("--schema", s)).toArray(String[]::new);
+            String[] schemaNames = a.schemas().stream().map(s -> Input.name("--schema", s)).toArray(String[]::new);
             st.setArray(1, c.createArrayOf("text", schemaNames));
             Map<String, Boolean> empty = new LinkedHashMap<>();
             try (var rs = st.executeQuery()) {
@@ -179,7 +180,35 @@ final class Tables {
             }
             empty.keySet().forEach(s -> problems.add("--schema '" + s + "' has no tables: create them first, or leave it out"));
         }
-        if (!problems.isEmpty()) throw Runbook.badInput(Runbook.few(problems, "; "));
+        if (!problems.isEmpty()) throw Failure.badInput(Output.few(problems, "; "));
         return new Resolved(oids.stream().filter(o -> !excluded.contains(o)).distinct().toList(), excluded);
+    }
+
+    /** Which tables: --table, --schema, --exclude-table (create-publication, setup, doctor). */
+    static final class Choice {
+        @Option(names = "--table", paramLabel = "SCHEMA.TABLE", description = "A table to publish (repeatable). Without a "
+                + "schema it is looked up in every schema. Names are case-sensitive; quote a name holding a dot: '\"a.b\".t'.")
+        List<String> tables;
+        @Option(names = "--schema", paramLabel = "SCHEMA", description = "A schema to replicate (repeatable): its tables "
+                + "now (tables created later are added by running the step again). Default, with no --table: "
+                + Defaults.SCHEMA + ".")
+        List<String> schemas;
+        @Option(names = "--exclude-table", paramLabel = "SCHEMA.TABLE", description = "Leave this table out of what "
+                + "--schema or --table asks for (repeatable), e.g. an unlogged table, which cannot be published.")
+        List<String> excluded;
+
+        /** The names as asked: --schema, or public when there is no --table either. */
+        Tables.Asked asked() {
+            return new Tables.Asked(tables == null ? List.of() : tables,
+                    schemas != null ? schemas : tables == null ? List.of(Defaults.SCHEMA) : List.of(),
+                    excluded == null ? List.of() : excluded);
+        }
+
+        /** Checked before connecting: every name well formed. */
+        void validate() {
+            if (tables != null) tables.forEach(t -> Input.tableName("--table", t));
+            if (excluded != null) excluded.forEach(t -> Input.tableName("--exclude-table", t));
+            if (schemas != null) schemas.forEach(s -> Input.name("--schema", s));
+        }
     }
 }

@@ -25,7 +25,7 @@ final class HttpJson {
     static final ObjectMapper JSON = new ObjectMapper();
 
     /** An API's own reading of a failed status (the fix to name), or null for the generic one. */
-    interface Explain { Runbook.Failure explain(int status, String request, String serverMessage); }
+    interface Explain { Failure explain(int status, String request, String serverMessage); }
 
     final String service, base, where;
     private final Set<Integer> retryable;
@@ -44,7 +44,7 @@ final class HttpJson {
      */
     HttpJson(String service, String base, String where, int timeoutSeconds, Set<Integer> retryable) {
         if (!base.matches("https?://[^\\s/]+(/\\S*)?"))
-            throw Runbook.badInput(where + " '" + base + "' is not an http(s) URL");
+            throw Failure.badInput(where + " '" + base + "' is not an http(s) URL");
         this.service = service;
         this.base = base.replaceFirst("/+$", "");
         this.where = where;
@@ -58,7 +58,7 @@ final class HttpJson {
     void bearer(String token) {
         // The JDK would name a header value it refuses in its exception message: refuse it here, without showing it.
         if (!token.chars().allMatch(c -> c > ' ' && c < 127))
-            throw Runbook.badInput("the " + service + " key or token holds a space or a character an HTTP header cannot "
+            throw Failure.badInput("the " + service + " key or token holds a space or a character an HTTP header cannot "
                     + "carry: copy it again");
         bearer = token;
         Secrets.add(token);
@@ -67,7 +67,7 @@ final class HttpJson {
     /** A path segment or query value, percent-encoded. */
     static String enc(String s) { return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20"); }
 
-    /** Sends one request and returns the JSON answer (NullNode for an empty one); throws {@link Runbook.Failure}. */
+    /** Sends one request and returns the JSON answer (NullNode for an empty one); throws {@link Failure}. */
     JsonNode send(String method, String path, Object body) {
         String request = method + " " + path.replaceFirst("\\?.*", "");
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout).header("Accept", "application/json");
@@ -81,15 +81,15 @@ final class HttpJson {
             try {
                 r = client.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
             } catch (HttpTimeoutException e) {
-                throw new Runbook.Failure(Runbook.CANNOT_CONNECT, service + " did not answer " + request + " within "
+                throw new Failure(Exit.CANNOT_CONNECT, service + " did not answer " + request + " within "
                         + timeout.toSeconds() + " s: check the network and " + where + ", then run again");
             } catch (IOException e) {
-                throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "cannot reach " + service + " at " + URI.create(base).getHost()
-                        + " (" + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + redact(Runbook.firstLine(e.getMessage())))
+                throw new Failure(Exit.CANNOT_CONNECT, "cannot reach " + service + " at " + URI.create(base).getHost()
+                        + " (" + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + redact(Output.firstLine(e.getMessage())))
                         + "): check the network and " + where);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "interrupted while waiting for " + service);
+                throw new Failure(Exit.CANNOT_CONNECT, "interrupted while waiting for " + service);
             }
             int status = r.statusCode();
             if (status >= 200 && status < 300) return parse(r, request);
@@ -104,18 +104,18 @@ final class HttpJson {
         }
     }
 
-    private Runbook.Failure failure(int status, String request, String message, int tries) {
-        Runbook.Failure own = explain.explain(status, request, message);
+    private Failure failure(int status, String request, String message, int tries) {
+        Failure own = explain.explain(status, request, message);
         if (own != null) return own;
         String said = message.isEmpty() ? "" : ": " + message;
         String after = tries > 1 ? ", " + tries + " attempts" : "";
         if (status == 423)
-            return new Runbook.Failure(Runbook.CANNOT_CONNECT, service + " is busy with another operation (HTTP 423" + after
+            return new Failure(Exit.CANNOT_CONNECT, service + " is busy with another operation (HTTP 423" + after
                     + ")" + said + " - wait for it to finish, then run again");
         if (status == 429 || status >= 500)
-            return new Runbook.Failure(Runbook.CANNOT_CONNECT, service + " could not take " + request + " now (HTTP " + status
+            return new Failure(Exit.CANNOT_CONNECT, service + " could not take " + request + " now (HTTP " + status
                     + after + ")" + said + " - run again later");
-        return new Runbook.Failure(Runbook.REFUSED, service + " refused " + request + " (HTTP " + status + ")" + said);
+        return new Failure(Exit.REFUSED, service + " refused " + request + " (HTTP " + status + ")" + said);
     }
 
     private JsonNode parse(HttpResponse<String> r, String request) {
@@ -124,7 +124,7 @@ final class HttpJson {
             return JSON.readTree(r.body());
         } catch (IOException e) {
             String type = r.headers().firstValue("Content-Type").orElse("no content type");
-            throw new Runbook.Failure(Runbook.CANNOT_CONNECT, service + " answered " + request + " with something that is not JSON (HTTP "
+            throw new Failure(Exit.CANNOT_CONNECT, service + " answered " + request + " with something that is not JSON (HTTP "
                     + r.statusCode() + ", " + type + "): is " + base + " the API's address? (" + where + ")");
         }
     }
@@ -133,7 +133,7 @@ final class HttpJson {
     JsonNode need(JsonNode answer, String field, String request) {
         JsonNode v = answer.path(field);
         if (v.isMissingNode() || v.isNull())
-            throw new Runbook.Failure(Runbook.CANNOT_CONNECT, service + "'s answer to " + request + " has no \"" + field
+            throw new Failure(Exit.CANNOT_CONNECT, service + "'s answer to " + request + " has no \"" + field
                     + "\": is " + base + " the API's address? (" + where + ")");
         return v;
     }
@@ -150,7 +150,7 @@ final class HttpJson {
         } catch (IOException e) {
             text = body.stripLeading().startsWith("<") ? "" : body; // an HTML error page says nothing useful in one line
         }
-        text = redact(Runbook.firstLine(text.strip()));
+        text = redact(Output.firstLine(text.strip()));
         return text.length() > 200 ? text.substring(0, 200) + "..." : text;
     }
 
@@ -172,7 +172,7 @@ final class HttpJson {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new Runbook.Failure(Runbook.CANNOT_CONNECT, "interrupted");
+            throw new Failure(Exit.CANNOT_CONNECT, "interrupted");
         }
     }
 }

@@ -27,14 +27,14 @@ final class Heartbeat {
 
     /** {@code [schema, table]} of --heartbeat-table; a name without a schema goes in public. */
     static String[] table(String raw) {
-        String[] t = Runbook.tableName("--heartbeat-table", raw);
+        String[] t = Input.tableName("--heartbeat-table", raw);
         return new String[] {t[0] == null ? "public" : t[0], t[1]};
     }
 
     /** Airbyte's heartbeat_action_query: one row for ever, not a growing log. */
     static String query(String raw) {
         String[] t = table(raw);
-        return "INSERT INTO " + Runbook.qualified(t[0], t[1]) + " (id, beat) VALUES (1, now()) "
+        return "INSERT INTO " + Input.qualified(t[0], t[1]) + " (id, beat) VALUES (1, now()) "
                 + "ON CONFLICT (id) DO UPDATE SET beat = excluded.beat";
     }
 
@@ -42,13 +42,13 @@ final class Heartbeat {
     record State(Long oid, String schema, String table, List<Runbook.Finding> findings, List<Runbook.Sql> plan) {}
 
     static final String QUERY = """
-            SELECT c.oid::int8,
+            SELECT c.oid::int8 AS oid,
                    (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND NOT a.attisdropped
-                       AND a.attname IN ('id', 'beat')) = 2,
-                   r.oid IS NOT NULL, r.rolname = current_user OR pg_has_role(r.oid, c.relowner, 'USAGE'),
+                       AND a.attname IN ('id', 'beat')) = 2 AS heartbeat_columns,
+                   r.oid IS NOT NULL AS role_exists, r.rolname = current_user OR pg_has_role(r.oid, c.relowner, 'USAGE') AS owns,
                    has_table_privilege(r.oid, c.oid, 'SELECT') AND has_table_privilege(r.oid, c.oid, 'INSERT')
-                       AND has_table_privilege(r.oid, c.oid, 'UPDATE'),
-                   EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?)
+                       AND has_table_privilege(r.oid, c.oid, 'UPDATE') AS may_upsert,
+                   EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?) AS schema_exists
               FROM (SELECT 1) AS one
               LEFT JOIN (pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = ?) ON c.relname = ?
               LEFT JOIN pg_roles r ON r.rolname = coalesce(?, current_user)""";
@@ -56,7 +56,7 @@ final class Heartbeat {
     /** Read-only. {@code role} is the role Airbyte connects as (null: the connected user). */
     static State inspect(Connection c, String raw, String role) throws SQLException {
         String[] t = table(raw);
-        String q = Runbook.qualified(t[0], t[1]);
+        String q = Input.qualified(t[0], t[1]);
         List<Runbook.Finding> f = new ArrayList<>();
         List<Runbook.Sql> plan = new ArrayList<>();
         Long oid;
@@ -64,25 +64,25 @@ final class Heartbeat {
             st.setString(1, t[0]);
             st.setString(2, t[0]);
             st.setString(3, t[1]);
-            st.setString(4, role == null ? null : Runbook.name("--role", role));
+            st.setString(4, role == null ? null : Input.name("--role", role));
             try (var rs = st.executeQuery()) {
                 rs.next();
-                oid = rs.getObject(1) == null ? null : rs.getLong(1);
-                if (!rs.getBoolean(6)) throw Runbook.badInput("--heartbeat-table " + raw + ": schema " + Runbook.ident(t[0])
+                oid = rs.getObject("oid") == null ? null : rs.getLong("oid");
+                if (!rs.getBoolean("schema_exists")) throw Failure.badInput("--heartbeat-table " + raw + ": schema " + Input.ident(t[0])
                         + " does not exist: give schema.table in an existing schema (names are case-sensitive)");
-                if (!rs.getBoolean(3)) throw Runbook.badInput("--role " + role + ": no such role: give an existing role (names are case-sensitive)");
-                String grantee = role == null ? null : Runbook.ident(Runbook.name("--role", role));
+                if (!rs.getBoolean("role_exists")) throw Failure.badInput("--role " + role + ": no such role: give an existing role (names are case-sensitive)");
+                String grantee = role == null ? null : Input.ident(Input.name("--role", role));
                 if (oid == null) {
                     plan.add(new Runbook.Sql("CREATE TABLE " + q + " (id int PRIMARY KEY CHECK (id = 1), "
                             + "beat timestamptz NOT NULL DEFAULT now())", q));
                     if (grantee != null) plan.add(new Runbook.Sql("GRANT SELECT, INSERT, UPDATE ON " + q + " TO " + grantee, q));
                     f.add(Runbook.Finding.ok("heartbeat", q + " will be created (one row, upserted by Airbyte) and published"));
-                } else if (!rs.getBoolean(2)) {
+                } else if (!rs.getBoolean("heartbeat_columns")) {
                     f.add(Runbook.Finding.fail("heartbeat", q + " exists but has no id and beat columns: it is not a "
                             + "heartbeat table made here", "choose another name with --heartbeat-table"));
                 } else {
                     f.add(Runbook.Finding.ok("heartbeat", q + " exists"));
-                    if (!rs.getBoolean(4) && !rs.getBoolean(5)) plan.add(new Runbook.Sql("GRANT SELECT, INSERT, UPDATE ON " + q
+                    if (!rs.getBoolean("owns") && !rs.getBoolean("may_upsert")) plan.add(new Runbook.Sql("GRANT SELECT, INSERT, UPDATE ON " + q
                             + " TO " + grantee, q));
                 }
             }

@@ -2,6 +2,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
+/** How a step says "run this again with ...": the command line typed, or, for a step that doctor runs, its own. */
+@FunctionalInterface
+interface Again {
+    String with(String... extra);
+
+    /** This command line again. */
+    static Again typed() { return extra -> Invocation.current().again(extra); }
+}
+
 /**
  * The command line a person typed, kept so that a fix can say "run this again" as a command that works when pasted:
  * the same connection options, with every password left out (a password typed in the URL or after --password becomes

@@ -18,9 +18,6 @@ final class NeonApi {
     static final String DEFAULT_HOST = "https://console.neon.tech/api/v2";
     /** Another operation is running on the project (423); the service is briefly unavailable (503). */
     static final Set<Integer> RETRYABLE = Set.of(423, 503);
-    static final String API_EXIT_CODES = "%nWith Neon's API: 2 NEON_API_KEY not set or the project not found (404); "
-            + "3 the API unreachable, timed out, not JSON, busy after retries (423, 503) or the key refused (401); "
-            + "4 the API refused the request (403, other errors).";
 
     /** Options of the scripts that call Neon's API. */
     static final class Options {
@@ -43,7 +40,7 @@ final class NeonApi {
             String id = projectId != null ? projectId : env.get("NEON_PROJECT_ID");
             if (id == null || id.isBlank()) return null;
             if (!id.strip().matches("[A-Za-z0-9_-]{1,64}"))
-                throw Runbook.badInput("--project-id '" + id + "' is not a Neon project id (like old-fire-32990194)");
+                throw Failure.badInput("--project-id '" + id + "' is not a Neon project id (like old-fire-32990194)");
             return id.strip();
         }
 
@@ -56,7 +53,7 @@ final class NeonApi {
         NeonApi api() {
             String key = env.get("NEON_API_KEY");
             if (key == null || key.isBlank())
-                throw Runbook.badInput("NEON_API_KEY is not set: create a key in the Neon console > Account settings > "
+                throw Failure.badInput("NEON_API_KEY is not set: create a key in the Neon console > Account settings > "
                         + "API keys (or an organization's API keys), then export NEON_API_KEY=<key>");
             HttpJson http = new HttpJson("Neon API", host(), "NEON_API_HOST", apiTimeout, RETRYABLE);
             http.bearer(key.strip());
@@ -72,13 +69,13 @@ final class NeonApi {
     NeonApi(HttpJson http) { this.http = http; }
 
     /** Neon's statuses with the fix named; null leaves the rest to HttpJson. */
-    static Runbook.Failure explain(int status, String request, String message) {
+    static Failure explain(int status, String request, String message) {
         return switch (status) {
-            case 401 -> new Runbook.Failure(Runbook.CANNOT_CONNECT, "NEON_API_KEY was refused (HTTP 401): create a key in "
+            case 401 -> new Failure(Exit.CANNOT_CONNECT, "NEON_API_KEY was refused (HTTP 401): create a key in "
                     + "the Neon console > Account settings > API keys, then export NEON_API_KEY=<key>");
-            case 403 -> new Runbook.Failure(Runbook.REFUSED, "NEON_API_KEY may not " + request + " (HTTP 403): use a key that "
+            case 403 -> new Failure(Exit.REFUSED, "NEON_API_KEY may not " + request + " (HTTP 403): use a key that "
                     + "can manage this project (for an organization's project, one of the organization's API keys)");
-            case 404 -> new Runbook.Failure(Runbook.BAD_INPUT, "Neon has no " + request.replaceFirst("^\\S+ ", "") + " (HTTP 404): "
+            case 404 -> new Failure(Exit.BAD_INPUT, "Neon has no " + request.replaceFirst("^\\S+ ", "") + " (HTTP 404): "
                     + "check the project id (--project-id or NEON_PROJECT_ID; Neon console > your project > Settings > "
                     + "General) and that NEON_API_KEY belongs to its account or organization");
             default -> null;
@@ -134,9 +131,9 @@ final class NeonApi {
             JsonNode page;
             try {
                 page = http.send("GET", "/projects?limit=400" + (cursor == null ? "" : "&cursor=" + HttpJson.enc(cursor)), null);
-            } catch (Runbook.Failure f) { // e.g. 400 "org_id is required" for a personal key in an organization
-                if (f.exitCode != Runbook.REFUSED) throw f;
-                throw new Runbook.Failure(f.exitCode, f.getMessage() + " - or give --project-id (Neon console > your project > Settings)");
+            } catch (Failure f) { // e.g. 400 "org_id is required" for a personal key in an organization
+                if (f.exit != Exit.REFUSED) throw f;
+                throw new Failure(f.exit, f.getMessage() + " - or give --project-id (Neon console > your project > Settings)");
             }
             JsonNode projects = http.need(page, "projects", "GET /projects");
             if (seen == 0) Progress.line("looking for the Neon project of endpoint " + endpointId + " ...");
@@ -153,7 +150,7 @@ final class NeonApi {
             if (projects.size() < 400 || next == null || next.isEmpty() || next.equals(cursor)) break;
             cursor = next;
         }
-        throw Runbook.badInput("none of the " + seen + " Neon project(s) NEON_API_KEY can see has endpoint " + endpointId
+        throw Failure.badInput("none of the " + seen + " Neon project(s) NEON_API_KEY can see has endpoint " + endpointId
                 + ": give --project-id (Neon console > your project > Settings > General), or use a key of the "
                 + "organization that owns the project");
     }
@@ -183,7 +180,7 @@ final class NeonApi {
         String id = o.projectId();
         if (id != null) return id;
         if (endpointId == null)
-            throw Runbook.badInput("which Neon project? give --project-id (or NEON_PROJECT_ID; Neon console > your project "
+            throw Failure.badInput("which Neon project? give --project-id (or NEON_PROJECT_ID; Neon console > your project "
                     + "> Settings > General), or a Neon connection (--url) to find it by its endpoint");
         return api.projectOf(endpointId);
     }

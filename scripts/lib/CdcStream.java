@@ -56,7 +56,7 @@ final class CdcStream implements AutoCloseable {
             PGReplicationStream s = c.unwrap(PGConnection.class).getReplicationAPI().replicationStream().logical()
                     .withSlotName(slot)
                     .withSlotOption("proto_version", 1)
-                    .withSlotOption("publication_names", Runbook.ident(publication))
+                    .withSlotOption("publication_names", Input.ident(publication))
                     .withStatusInterval(1, TimeUnit.SECONDS)
                     .start();
             return new CdcStream(c, s);

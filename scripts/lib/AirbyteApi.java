@@ -31,7 +31,7 @@ final class AirbyteApi {
         if (r.equals("us") || r.equals("all")) ips.addAll(US);
         if (r.equals("eu") || r.equals("all")) ips.addAll(EU);
         if (ips.isEmpty())
-            throw Runbook.badInput(option + " '" + region + "' is not one of us, eu, all (the region of your Airbyte Cloud workspace)");
+            throw Failure.badInput(option + " '" + region + "' is not one of us, eu, all (the region of your Airbyte Cloud workspace)");
         return ips;
     }
 
@@ -69,7 +69,7 @@ final class AirbyteApi {
             if (apiUrl == null || apiUrl.isBlank()) return CLOUD;
             String u = apiUrl.strip().replaceFirst("/+$", "");
             if (u.matches("(?s)[^/]*//[^/]*@.*")) // shown in requests and errors, where a password must not be
-                throw Runbook.badInput("--api-url holds a user or password: leave them out and give AIRBYTE_API_TOKEN "
+                throw Failure.badInput("--api-url holds a user or password: leave them out and give AIRBYTE_API_TOKEN "
                         + "(or AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET) instead");
             return u.endsWith("/v1") ? u : u + "/api/public/v1";
         }
@@ -86,8 +86,8 @@ final class AirbyteApi {
             http.backoffMillis = backoffMillis;
             if (id != null && secret != null) {
                 Secrets.add(secret);
-                http.explain = (status, request, message) -> status == 401 || status == 403 ? new Runbook.Failure(
-                        Runbook.CANNOT_CONNECT, "Airbyte refused AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (HTTP " + status
+                http.explain = (status, request, message) -> status == 401 || status == 403 ? new Failure(
+                        Exit.CANNOT_CONNECT, "Airbyte refused AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (HTTP " + status
                         + "): check them in Airbyte > Settings > Applications (and --api-url for a self-managed Airbyte)") : null;
                 Map<String, String> body = new LinkedHashMap<>();
                 body.put("client_id", id);
@@ -105,7 +105,7 @@ final class AirbyteApi {
             base();
             String id = get("AIRBYTE_CLIENT_ID"), secret = get("AIRBYTE_CLIENT_SECRET");
             if (id != null && secret != null || get("AIRBYTE_API_TOKEN") != null) return;
-            throw Runbook.badInput(id != null || secret != null
+            throw Failure.badInput(id != null || secret != null
                     ? (id == null ? "AIRBYTE_CLIENT_ID" : "AIRBYTE_CLIENT_SECRET") + " is not set: both come from Airbyte > Settings > Applications"
                     : "no Airbyte credentials: export AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET (Airbyte > Settings > "
                       + "Applications > Create an application), or AIRBYTE_API_TOKEN");
@@ -121,13 +121,13 @@ final class AirbyteApi {
 
     AirbyteApi(HttpJson http) { this.http = http; }
 
-    static Runbook.Failure explain(int status, String request, String message) {
+    static Failure explain(int status, String request, String message) {
         return switch (status) {
-            case 401 -> new Runbook.Failure(Runbook.CANNOT_CONNECT, "Airbyte refused the access token (HTTP 401): "
+            case 401 -> new Failure(Exit.CANNOT_CONNECT, "Airbyte refused the access token (HTTP 401): "
                     + "AIRBYTE_API_TOKEN is wrong or expired (tokens last minutes: prefer AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET)");
-            case 403 -> new Runbook.Failure(Runbook.REFUSED, "Airbyte does not let this application " + request + " (HTTP 403): "
+            case 403 -> new Failure(Exit.REFUSED, "Airbyte does not let this application " + request + " (HTTP 403): "
                     + "its user needs access to the workspace");
-            case 404 -> new Runbook.Failure(Runbook.BAD_INPUT, "Airbyte has no " + request.replaceFirst("^\\S+ ", "")
+            case 404 -> new Failure(Exit.BAD_INPUT, "Airbyte has no " + request.replaceFirst("^\\S+ ", "")
                     + " (HTTP 404): check --workspace-id (the id in the workspace's URL) and --api-url");
             default -> null;
         };
@@ -147,7 +147,7 @@ final class AirbyteApi {
 
     /**
      * A look-up of the command's own on the database, before Airbyte's checks on the same connection (airbyte-source:
-     * its --schema names); throws {@link Runbook.Failure} to stop before anything is sent.
+     * its --schema names); throws {@link Failure} to stop before anything is sent.
      */
     interface DatabaseCheck { void run(Connection c) throws SQLException; }
 
@@ -156,12 +156,12 @@ final class AirbyteApi {
      * when the workspace has a source of that name. Prints the source id on stdout; the password is only in the
      * request body.
      */
-    static int createSource(Options o, Db db, Map<String, Object> configuration, DatabaseCheck first) {
+    static Exit createSource(Options o, Db db, Map<String, Object> configuration, DatabaseCheck first) {
         if (o.workspaceId == null || !o.workspaceId.strip().matches("[A-Za-z0-9-]{1,64}"))
-            throw Runbook.badInput("--create needs --workspace-id ID (the id in your Airbyte workspace's URL)");
+            throw Failure.badInput("--create needs --workspace-id ID (the id in your Airbyte workspace's URL)");
         String workspace = o.workspaceId.strip();
         o.requireCredentials();
-        String name = o.name != null ? Runbook.name("--name", o.name)
+        String name = o.name != null ? Input.name("--name", o.name)
                 : "Postgres " + configuration.get("database") + " on " + configuration.get("host");
         if (!o.skipChecks) {
             Runbook.Outcome checked;
@@ -171,14 +171,15 @@ final class AirbyteApi {
                 String slot = (String) cdc.get("replication_slot"), publication = (String) cdc.get("publication");
                 checked = Runbook.runOn(c, new AirbyteCheck(db.target(), slot, publication, (String) configuration.get("username"),
                         Invocation.current().other("create-slot", List.of("--slot", slot, "--publication", publication)),
-                        Invocation.current().other("create-publication", List.of("--publication", publication))), true);
+                        Invocation.current().other("create-publication", List.of("--publication", publication))),
+                        Runbook.Mode.DRY_RUN, Runbook.Transaction.OWN);
             } catch (SQLException e) {
                 throw Runbook.refused(e, null);
             }
-            if (checked.exitCode() != Runbook.OK) {
-                new Runbook.Output().print(List.of(checked));
+            if (checked.exit() != Exit.OK) {
+                new Output().print(List.of(checked));
                 Progress.line("not created: Airbyte's connection test would fail the same way (--skip-checks to create it anyway)");
-                return checked.exitCode();
+                return checked.exit();
             }
             Progress.line("checked as Airbyte does: " + String.join("; ", checked.findings().stream().map(Runbook.Finding::message).toList()));
         }
@@ -193,23 +194,23 @@ final class AirbyteApi {
         body.put("configuration", config);
         List<JsonNode> same = api.sourcesNamed(workspace, name);
         if (same.size() > 1)
-            throw Runbook.badInput(same.size() + " sources are named \"" + name + "\" in workspace " + workspace
+            throw Failure.badInput(same.size() + " sources are named \"" + name + "\" in workspace " + workspace
                     + ": give --name a name of its own, or delete the extra ones in Airbyte");
         String existing = same.isEmpty() ? null : same.get(0).path("sourceId").asText();
         if (!same.isEmpty() && !"postgres".equals(same.get(0).path("sourceType").asText("postgres")))
-            throw Runbook.badInput("the source \"" + name + "\" (" + existing + ") is a " + same.get(0).path("sourceType").asText()
+            throw Failure.badInput("the source \"" + name + "\" (" + existing + ") is a " + same.get(0).path("sourceType").asText()
                     + " source, not postgres: give --name another name");
         String method = existing == null ? "POST" : "PATCH", path = existing == null ? "/sources" : "/sources/" + HttpJson.enc(existing);
         if (o.dryRun) {
             config.put("password", "****");
-            System.out.println("Dry run: nothing has been sent. Would send " + method + " " + api.http.base + path + ":\n" + Runbook.Output.pretty(body));
-            return Runbook.OK;
+            System.out.println("Dry run: nothing has been sent. Would send " + method + " " + api.http.base + path + ":\n" + Output.pretty(body));
+            return Exit.OK;
         }
         String id = api.http.need(api.http.send(method, path, body), "sourceId", method + " " + path).asText();
         Interrupts.committed("the Airbyte source \"" + name + "\" (" + id + ") was " + (existing == null ? "created" : "updated"));
         Progress.line((existing == null ? "created" : "updated") + " the Airbyte source \"" + name + "\" in workspace " + workspace
                 + (existing == null ? "" : " (it existed: updated, not duplicated)") + "; test it in Airbyte: Sources > " + name);
         System.out.println(id);
-        return Runbook.OK;
+        return Exit.OK;
     }
 }
