@@ -62,7 +62,7 @@ class Bench implements Callable<Integer> {
     }
 
     /** A measured step: how to make it, its arguments, and whether it runs on an untouched copy of the database. */
-    record Step(String name, Supplier<Callable<Integer>> script, Function<Db, List<String>> args, boolean freshCopy) {}
+    record Step(String name, Supplier<Callable<?>> script, Function<Db, List<String>> args, boolean freshCopy) {}
 
     // The steps in the order a user runs them; each but setup works on what the previous ones did (doctor: all of it).
     static final List<Step> STEPS = List.of(

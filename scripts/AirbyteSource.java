@@ -44,7 +44,7 @@ import picocli.CommandLine.Option;
                 "  jbang airbyte-source --schema public --schema \"Sales Data\" > source.json",
                 "  jbang airbyte-source --sslmode verify-full --ca-cert isrg-root-x1.pem --form",
                 "  jbang airbyte-source --ip-allowlist us",
-                "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id 9a1b...",
+                "  AIRBYTE_CLIENT_ID=... AIRBYTE_CLIENT_SECRET=... jbang airbyte-source --url \"$DATABASE_URL\" --create --workspace-id W",
                 "  AIRBYTE_API_TOKEN=... jbang airbyte-source --create --workspace-id 9a1b... --api-url http://localhost:8000 --dry-run"})
 class AirbyteSource implements Callable<Exit>, Exit.Documented {
     static final String DESCRIPTION = "Airbyte's source-postgres configuration (CDC) from your connection string, the form "

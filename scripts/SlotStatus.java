@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //SOURCES lib/Runbook.java
-//DESCRIPTION Each logical slot of the database: active or not, WAL it holds, how far its consumer lags; warns for cron
+//DESCRIPTION Each logical slot: active or not, the WAL it holds, how far its consumer lags; warns (exit 1) for cron, --watch to follow
 
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -17,7 +17,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "slot-status", mixinStandardHelpOptions = true, version = "slot-status 1.0",
-        description = {"Shows every logical replication slot of the database (or --slot): plugin, active and by which "
+        description = {SlotStatus.DESCRIPTION, "Shows every logical replication slot of the database (or --slot): plugin, active and by which "
                 + "process, wal_status, restart_lsn and confirmed_flush_lsn, the WAL it holds on the server, and, while "
                 + "a consumer (Airbyte) is connected, how far behind it is. Changes nothing.",
                 "Warns, and exits 1, when a slot holds more WAL than --warn-at or is inactive: an inactive slot keeps "
@@ -29,6 +29,9 @@ import picocli.CommandLine.Option;
                 "  jbang slot-status --json | jq '.slots[].retainedBytes'",
                 "  jbang slot-status --warn-at 2GB > /dev/null || <alert>     # from cron"})
 class SlotStatus implements Callable<Exit> {
+    static final String DESCRIPTION = "Each logical slot: active or not, the WAL it holds, how far its consumer lags; "
+            + "warns (exit 1) for cron, --watch to follow";
+
     @Mixin Db db = new Db();
     @Option(names = "--json", description = "Print the findings and every slot's numbers as JSON, for programs.") boolean json;
     /** The shared printer; this command changes nothing, so it has no --dry-run. */

@@ -33,6 +33,7 @@
 //SOURCES AllowAirbyteIpsTest.java
 //SOURCES EnableLogicalTest.java
 //SOURCES AirbyteApiTest.java
+//SOURCES Fixtures.java
 //SOURCES DoctorTest.java
 //SOURCES DoctorSlotTest.java
 //SOURCES DoctorServerTest.java
@@ -42,8 +43,9 @@
 //SOURCES TlsTest.java
 //SOURCES ConnectionStringTest.java
 //SOURCES PrintedFixesTest.java
+//SOURCES DocsTest.java
 //SOURCES InterruptTest.java
-//DESCRIPTION Runs the test suite on a real PostgreSQL (17, then 14 in a second JVM) and ends with "N passed, N failed, N skipped"
+//DESCRIPTION Runs the test suite on a real PostgreSQL 17, and its tests that depend on the major on 14 in a second JVM at the same time; ends with "N passed, N failed, N skipped"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
@@ -64,14 +66,21 @@ import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
  * Usage: ./jbang tests/AllTests.java [--pg 17,14] [TestClass...]
- * Runs the suite in this JVM on the PostgreSQL whose binaries it was started with (-Dpg.version, default 17),
- * then once per other major asked for, each in its own JVM (a JVM holds one PostgreSQL's binaries).
+ * Runs the suite in this JVM on the PostgreSQL whose binaries it was started with (-Dpg.version, default 17). Each
+ * other major asked for runs in a JVM of its own (a JVM holds one PostgreSQL's binaries), at the same time: there only
+ * the tests tagged {@value #MAJORS}, whose behaviour depends on the major, unless test classes are named.
  */
 class AllTests {
+    /** The tag of a test (or class) whose behaviour depends on PostgreSQL's major version. */
+    static final String MAJORS = "majors";
+
     static final List<Class<?>> CLASSES = List.of(CheckWalTest.class, GrantAccessTest.class,
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
-            ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class, SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
-            AirbyteApiTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class, NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class);
+            ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class,
+            SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
+            AirbyteApiTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class,
+            NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class,
+            DocsTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.15.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");
     static final Pattern TOTAL = Pattern.compile("^(\\d+) passed, (\\d+) failed, (\\d+) skipped$");
@@ -80,30 +89,43 @@ class AllTests {
         String here = System.getProperty("pg.version", "17.6.0");
         List<String> majors = new ArrayList<>(List.of("17", "14"));
         List<String> only = new ArrayList<>();
+        boolean majorsOnly = false;
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--pg")) majors = List.of(args[++i].split(","));
+            else if (args[i].equals("--" + MAJORS)) majorsOnly = true;
             else only.add(args[i]);
         }
-        int passed = 0, failed = 0, skipped = 0;
+        List<java.util.concurrent.Future<Child>> children = new ArrayList<>();
+        var pool = java.util.concurrent.Executors.newCachedThreadPool();
         for (String major : majors) {
             String version = VERSIONS.getOrDefault(major, major);
-            int[] counts = version.equals(here) ? runHere(only) : runInChild(version, only);
-            passed += counts[0];
-            failed += counts[1];
-            skipped += counts[2];
+            if (!version.equals(here)) children.add(pool.submit(() -> runInChild(version, only)));
         }
-        System.out.println(passed + " passed, " + failed + " failed, " + skipped + " skipped");
-        System.exit(failed == 0 && passed > 0 ? 0 : 1);
+        int[] total = majors.stream().map(m -> VERSIONS.getOrDefault(m, m)).anyMatch(here::equals) ? runHere(only, majorsOnly) : new int[3];
+        for (var future : children) { // printed once this JVM's tests are done: until then System.out may be a test's capture
+            Child child = future.get();
+            System.out.print(child.printed());
+            for (int k = 0; k < 3; k++) total[k] += child.counts()[k];
+        }
+        pool.shutdown();
+        System.out.println(total[0] + " passed, " + total[1] + " failed, " + total[2] + " skipped");
+        System.exit(total[1] == 0 && total[0] > 0 ? 0 : 1);
     }
 
-    static int[] runHere(List<String> only) throws Exception {
-        System.out.println("== PostgreSQL " + System.getProperty("pg.version", "17.6.0"));
+    static int[] runHere(List<String> only, boolean majorsOnly) throws Exception {
+        System.out.println("== PostgreSQL " + System.getProperty("pg.version", "17.6.0") + (majorsOnly ? " (the tests tagged "
+                + MAJORS + ": their behaviour depends on the major)" : ""));
         var request = LauncherDiscoveryRequestBuilder.request();
+        if (majorsOnly) request.filters(org.junit.platform.launcher.TagFilter.includeTags(MAJORS));
         List<ClassSelector> selectors = new ArrayList<>();
         for (Class<?> c : CLASSES) if (only.isEmpty() || only.contains(c.getSimpleName())) selectors.add(selectClass(c));
         int[] counts = new int[3];
+        java.util.Map<String, Long> started = new java.util.concurrent.ConcurrentHashMap<>(), took = new java.util.concurrent.ConcurrentHashMap<>();
         TestExecutionListener printer = new TestExecutionListener() {
+            @Override public void executionStarted(TestIdentifier id) { started.put(id.getUniqueId(), System.nanoTime()); }
+
             @Override public void executionFinished(TestIdentifier id, TestExecutionResult result) {
+                took.put(id.getDisplayName(), (System.nanoTime() - started.getOrDefault(id.getUniqueId(), System.nanoTime())) / 1_000_000);
                 if (!id.isTest() && result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) return;
                 String name = id.getLegacyReportingName();
                 if (result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {
@@ -123,24 +145,35 @@ class AllTests {
             }
         };
         LauncherFactory.create().execute(request.selectors(selectors).build(), printer);
+        if (System.getenv("RUNBOOK_TIMES") != null)
+            took.entrySet().stream().sorted((x, y) -> Long.compare(y.getValue(), x.getValue())).limit(40)
+                    .forEach(e -> System.out.println(String.format("  %6d ms  %s", e.getValue(), e.getKey())));
         return counts;
     }
 
-    /** Runs the suite on another major in its own JVM, through the same launcher, and reads its total. */
-    static int[] runInChild(String version, List<String> only) throws Exception {
+    /**
+     * Runs the suite on another major in its own JVM, through the same launcher, and reads its total; its output is
+     * printed in one piece when it is done, so that it does not mix with this JVM's.
+     */
+    /** What a child JVM reported: passed, failed, skipped, and everything else it printed. */
+    record Child(int[] counts, String printed) {}
+
+    static Child runInChild(String version, List<String> only) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Pg.repoRoot().resolve("jbang").toString(), "-Dpg.version=" + version,
                 Pg.repoRoot().resolve("tests/AllTests.java").toString(), "--pg", version));
+        if (only.isEmpty()) cmd.add("--" + MAJORS);
         cmd.addAll(only);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         int[] counts = {0, 1, 0}; // a child that never reports counts as a failure
+        StringBuilder printed = new StringBuilder();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             for (String line; (line = r.readLine()) != null; ) {
                 Matcher m = TOTAL.matcher(line);
                 if (m.matches()) counts = new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
-                else System.out.println(line);
+                else printed.append(line).append('\n');
             }
         }
         p.waitFor();
-        return counts;
+        return new Child(counts, printed.toString());
     }
 }

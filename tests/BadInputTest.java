@@ -33,19 +33,9 @@ class BadInputTest {
     }
 
     /** Every alias that takes input, made fresh for each run. airbyte-source --create is a row of its own. */
-    static final Map<String, Supplier<Callable<?>>> ALIASES = new LinkedHashMap<>();
+    static final Map<String, Supplier<Callable<?>>> ALIASES = new java.util.TreeMap<>(Fixes.COMMANDS);
     static {
-        ALIASES.put("check-wal", CheckWal::new);
-        ALIASES.put("grant-access", GrantAccess::new);
-        ALIASES.put("create-publication", CreatePublication::new);
-        ALIASES.put("create-slot", CreateSlot::new);
-        ALIASES.put("setup", Setup::new);
-        ALIASES.put("doctor", Doctor::new);
-        ALIASES.put("slot-status", SlotStatus::new);
-        ALIASES.put("teardown", Teardown::new);
-        ALIASES.put("airbyte-source", AirbyteSource::new);
         ALIASES.put("airbyte-source --create", AirbyteSource::new);
-        ALIASES.put("allow-airbyte-ips", AllowAirbyteIps::new);
     }
 
     /** What each alias needs to get as far as connecting; with good input each of them would succeed or find nothing to do. */
@@ -70,7 +60,7 @@ class BadInputTest {
 
     @BeforeAll static void database() throws Exception {
         db = Pg.freshDatabase("badinput");
-        DoctorTest.as(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "CREATE TABLE public.t (id int PRIMARY KEY)",
+        Fixtures.as(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "CREATE TABLE public.t (id int PRIMARY KEY)",
                 "CREATE SCHEMA x", "CREATE TABLE x.dup (id int PRIMARY KEY)", "CREATE SCHEMA y", "CREATE TABLE y.dup (id int PRIMARY KEY)",
                 "CREATE SCHEMA empty", "CREATE PUBLICATION airbyte_publication FOR TABLE public.orders",
                 "SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");

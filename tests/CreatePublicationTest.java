@@ -187,7 +187,7 @@ class CreatePublicationTest {
         Pg.Run r = run("--schema", "public", "--json");
         assertEquals(1, r.exit(), r.all());
         assertEquals(before, Pg.catalog(db));
-        String fix = DoctorTest.fix(r, "create-publication", "unlogged");
+        String fix = Fixtures.fix(r, "create-publication", "unlogged");
         String leaveOut = fix.lines().filter(l -> l.startsWith("or leave them out:")).findFirst().orElseThrow();
         assertTrue(leaveOut.endsWith(" --schema public --json --password --exclude-table public.scratch"), leaveOut);
         Pg.Run left = Fixes.apply(leaveOut.substring(3), db, Pg.OWNER, Pg.OWNER_PASSWORD).run();
@@ -208,15 +208,15 @@ class CreatePublicationTest {
         assertEquals("t", Pg.value(db, "SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'docs'"));
         Pg.Run r = run("--json");
         assertEquals(0, r.exit(), r.all());
-        assertEquals("warn", DoctorTest.status(r, "create-publication", "toast"), r.out());
-        String message = DoctorTest.finding(r, "create-publication", "toast").get("message").asText();
+        assertEquals("warn", Fixtures.status(r, "create-publication", "toast"), r.out());
+        String message = Fixtures.finding(r, "create-publication", "toast").get("message").asText();
         assertTrue(message.contains("\"public\".\"docs\"") && !message.contains("notes"), message);
 
-        Pg.Run full = Fixes.apply(DoctorTest.fix(r, "create-publication", "toast"), db, Pg.OWNER, Pg.OWNER_PASSWORD).run();
+        Pg.Run full = Fixes.apply(Fixtures.fix(r, "create-publication", "toast"), db, Pg.OWNER, Pg.OWNER_PASSWORD).run();
         assertEquals(0, full.exit(), full.all());
         assertEquals("f", identity("docs"));
         assertEquals("d", identity("notes"));
-        assertNull(DoctorTest.finding(full, "create-publication", "toast"), full.out());
+        assertNull(Fixtures.finding(full, "create-publication", "toast"), full.out());
     }
 
     /**
@@ -228,9 +228,9 @@ class CreatePublicationTest {
         try {
             Pg.Run r = run("--json");
             assertEquals(0, r.exit(), r.all());
-            assertEquals("warn", DoctorTest.status(r, "create-publication", "slots"), r.out());
-            assertTrue(DoctorTest.fix(r, "create-publication", "slots").contains("jbang doctor --url ")
-                    && DoctorTest.fix(r, "create-publication", "slots").endsWith("--deep --slot publication_early --publication airbyte_publication"), r.out());
+            assertEquals("warn", Fixtures.status(r, "create-publication", "slots"), r.out());
+            assertTrue(Fixtures.fix(r, "create-publication", "slots").contains("jbang doctor --url ")
+                    && Fixtures.fix(r, "create-publication", "slots").endsWith("--deep --slot publication_early --publication airbyte_publication"), r.out());
         } finally {
             Pg.sql(db, "SELECT pg_drop_replication_slot('publication_early')");
         }
@@ -242,7 +242,7 @@ class CreatePublicationTest {
                 "CREATE TABLE plain (id int PRIMARY KEY)");
         Pg.Run r = run("--json");
         assertEquals(0, r.exit(), r.all());
-        var finding = DoctorTest.finding(r, "create-publication", "generated columns");
+        var finding = Fixtures.finding(r, "create-publication", "generated columns");
         assertNotNull(finding, r.out());
         assertTrue(finding.get("message").asText().contains("\"public\".\"prices\"") && !finding.get("message").asText().contains("plain"));
         if (Pg.major() < 18) assertEquals("warn", finding.get("status").asText());

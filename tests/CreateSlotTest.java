@@ -39,7 +39,7 @@ class CreateSlotTest {
         for (String database : List.of(db, neon)) {
             Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(database), "--dry-run", "--json");
             assertEquals(0, r.exit(), r.all());
-            String retention = DoctorTest.finding(r, "create-slot", "retention").get("message").asText();
+            String retention = Fixtures.finding(r, "create-slot", "retention").get("message").asText();
             assertEquals(database.equals(neon), retention.contains("Neon drops a slot"), retention);
         }
     }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
  * Doctor against servers of this class's own, for what cannot be done to the shared one: a standby, a wal_level
  * changed with a restart, a slot invalidated for want of WAL. (TLS: TlsTest.)
  */
+@org.junit.jupiter.api.Tag(AllTests.MAJORS) // its behaviour depends on the major: see tests/README.md
 class DoctorServerTest {
     /** A server in {@code dir}, kept on close so that it can be started again (a restart). */
     static EmbeddedPostgres start(Path dir, Map<String, String> config, Consumer<File> customize) throws IOException {
@@ -45,7 +46,7 @@ class DoctorServerTest {
     }
 
     static String message(Pg.Run r, String group, String check) {
-        return DoctorTest.finding(r, group, check).get("message").asText();
+        return Fixtures.finding(r, group, check).get("message").asText();
     }
 
     @Test void aStandbyFailsBeforePostgres16AndThePrimaryPasses() throws Exception {
@@ -58,38 +59,38 @@ class DoctorServerTest {
             }
         });
         try {
-            Pg.Run r = DoctorTest.doctorAt(url(standby, "sslmode=disable"));
+            Pg.Run r = Fixtures.doctorAt(url(standby, "sslmode=disable"));
             assertTrue(message(r, "server", "primary").startsWith("a standby"), r.out());
             if (Pg.major() < 16) {
-                assertEquals("fail", DoctorTest.status(r, "server", "primary"), r.out());
+                assertEquals("fail", Fixtures.status(r, "server", "primary"), r.out());
                 assertEquals(1, r.exit());
-                assertTrue(DoctorTest.fix(r, "server", "primary").contains("connect to the primary"));
+                assertTrue(Fixtures.fix(r, "server", "primary").contains("connect to the primary"));
             } else {
-                assertEquals("warn", DoctorTest.status(r, "server", "primary"), r.out());
+                assertEquals("warn", Fixtures.status(r, "server", "primary"), r.out());
             }
         } finally {
             standby.close();
             delete(dir);
         }
-        Pg.Run primary = DoctorTest.doctor(DoctorTest.shop());
-        assertEquals("ok", DoctorTest.status(primary, "server", "primary"), primary.out());
+        Pg.Run primary = Fixtures.doctor(Fixtures.shop());
+        assertEquals("ok", Fixtures.status(primary, "server", "primary"), primary.out());
     }
 
     @Test void walLevelReplicaFailsUntilAlterSystemAndARestart() throws Exception {
         Path dir = Files.createTempDirectory("doctor-wal");
         EmbeddedPostgres pg = start(dir.resolve("data"), Map.of(), null);
         try {
-            Pg.Run r = DoctorTest.doctorAt(url(pg, "sslmode=disable"));
+            Pg.Run r = Fixtures.doctorAt(url(pg, "sslmode=disable"));
             assertEquals(1, r.exit(), r.all());
-            assertEquals("fail", DoctorTest.status(r, "server", "wal_level"), r.out());
-            String fix = DoctorTest.fix(r, "server", "wal_level");
+            assertEquals("fail", Fixtures.status(r, "server", "wal_level"), r.out());
+            String fix = Fixtures.fix(r, "server", "wal_level");
             assertTrue(fix.startsWith("as a superuser:  ALTER SYSTEM SET wal_level = logical;"), fix);
 
             sql(pg, fix.substring(fix.indexOf("ALTER"), fix.indexOf(';')));
             pg.close();
             pg = start(dir.resolve("data"), Map.of(), null);
-            Pg.Run after = DoctorTest.doctorAt(url(pg, "sslmode=disable"));
-            assertEquals("ok", DoctorTest.status(after, "server", "wal_level"), after.out());
+            Pg.Run after = Fixtures.doctorAt(url(pg, "sslmode=disable"));
+            assertEquals("ok", Fixtures.status(after, "server", "wal_level"), after.out());
         } finally {
             pg.close();
             delete(dir);
@@ -100,23 +101,23 @@ class DoctorServerTest {
         Path dir = Files.createTempDirectory("doctor-lost");
         EmbeddedPostgres pg = start(dir.resolve("data"), Map.of("wal_level", "logical", "max_slot_wal_keep_size", "1MB"), null);
         try {
-            String slot = DoctorTest.SLOT;
+            String slot = Fixtures.SLOT;
             sql(pg, "CREATE TABLE t (id int PRIMARY KEY)", "CREATE PUBLICATION airbyte_publication FOR TABLE t",
                     "SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
             for (int i = 0; i < 4; i++) sql(pg, "INSERT INTO t VALUES (" + i + ")", "SELECT pg_switch_wal()");
             sql(pg, "CHECKPOINT");
-            Pg.Run r = DoctorTest.doctorAt(url(pg, "sslmode=disable"));
+            Pg.Run r = Fixtures.doctorAt(url(pg, "sslmode=disable"));
             assertEquals(1, r.exit(), r.all());
-            assertEquals(java.util.List.of("slot/wal=fail"), DoctorTest.failures(r));
+            assertEquals(java.util.List.of("slot/wal=fail"), Fixtures.failures(r));
             assertTrue(message(r, "slot", "wal").startsWith("invalidated (wal_status lost"), r.out());
-            assertEquals("ok", DoctorTest.status(r, "airbyte check", "verdict"), "Airbyte's own check does not see it");
+            assertEquals("ok", Fixtures.status(r, "airbyte check", "verdict"), "Airbyte's own check does not see it");
 
-            String fix = DoctorTest.fix(r, "slot", "wal");
+            String fix = Fixtures.fix(r, "slot", "wal");
             sql(pg, fix.substring(0, fix.indexOf('\n')));
             assertEquals(0, Pg.run(new CreateSlot(), "--url", url(pg, "sslmode=disable"), "--slot", slot).exit());
-            Pg.Run after = DoctorTest.doctorAt(url(pg, "sslmode=disable"));
+            Pg.Run after = Fixtures.doctorAt(url(pg, "sslmode=disable"));
             assertEquals(0, after.exit(), after.all());
-            assertEquals("ok", DoctorTest.status(after, "slot", "wal"), after.out());
+            assertEquals("ok", Fixtures.status(after, "slot", "wal"), after.out());
         } finally {
             pg.close();
             delete(dir);

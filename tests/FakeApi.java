@@ -27,6 +27,9 @@ import java.util.function.Function;
  * so tests can check each one. An unknown route answers 404 and is recorded too.
  */
 final class FakeApi implements AutoCloseable {
+    // The JDK's server writes headers and body apart: without TCP_NODELAY every request waits out a delayed ACK (40 ms).
+    static { System.setProperty("sun.net.httpserver.nodelay", "true"); }
+
     static final ObjectMapper JSON = new ObjectMapper();
 
     record Request(String method, String path, String query, Map<String, String> headers, String body) {

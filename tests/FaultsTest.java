@@ -93,7 +93,7 @@ class FaultsTest {
      */
     @Test void aStepThatTakesAWhileShowsWhatItIsDoing() throws Exception {
         String db = Pg.freshDatabase("faults_progress");
-        DoctorTest.as(db, "CREATE TABLE t (v text)");
+        Fixtures.as(db, "CREATE TABLE t (v text)");
         String[] args = {"--url", Pg.url(db), "--table", "public.t", "--replica-identity", "full", "--lock-timeout", "60s"};
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         java.io.PrintStream stderr = System.err;
@@ -129,7 +129,7 @@ class FaultsTest {
     static String setupDatabase(String slot) throws Exception {
         Pg.sql("postgres", "DROP ROLE IF EXISTS " + ROLE, "CREATE ROLE " + ROLE + " LOGIN REPLICATION");
         String db = Pg.freshDatabase("faults");
-        DoctorTest.as(db, "CREATE TABLE orders (id int PRIMARY KEY)", "CREATE TABLE \"Busy\" (id int PRIMARY KEY)",
+        Fixtures.as(db, "CREATE TABLE orders (id int PRIMARY KEY)", "CREATE TABLE \"Busy\" (id int PRIMARY KEY)",
                 "ALTER TABLE \"Busy\" REPLICA IDENTITY NOTHING");
         return db;
     }
@@ -287,7 +287,7 @@ class FaultsTest {
         String clean = setupDatabase("faults_clean");
         String db = Pg.freshDatabase("faults");
         try {
-            DoctorTest.as(db, "CREATE TABLE orders (id int PRIMARY KEY)", "CREATE TABLE \"Busy\" (id int PRIMARY KEY)",
+            Fixtures.as(db, "CREATE TABLE orders (id int PRIMARY KEY)", "CREATE TABLE \"Busy\" (id int PRIMARY KEY)",
                     "ALTER TABLE \"Busy\" REPLICA IDENTITY NOTHING");
             assertEquals(0, setup(clean, "faults_clean", "5s").exit());
             String before = Pg.catalog(db);
@@ -336,7 +336,6 @@ class FaultsTest {
 
     /** Two setups at once take turns on an advisory lock: both succeed, and the database is set up once. */
     @Test void twoSetupsAtOnceBothSucceedAndSetUpOnce() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("pg.version", "17.6.0").startsWith("17"), "runs once, on 17");
         String db = Pg.freshDatabase("race");
         Pg.sql(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "ALTER TABLE public.orders OWNER TO " + Pg.OWNER);
         String url = Pg.url(db);

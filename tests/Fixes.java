@@ -19,11 +19,13 @@ import java.util.function.Supplier;
 final class Fixes {
     private Fixes() {}
 
-    static final Map<String, Supplier<Callable<?>>> ALIASES = Map.ofEntries(
+    /** Every alias of jbang-catalog.json but demo (whose PostgreSQL binaries would clash with the tests'), as the command object a test runs in-process. */
+    static final Map<String, java.util.function.Supplier<Callable<?>>> COMMANDS = Map.ofEntries(
             Map.entry("check-wal", CheckWal::new), Map.entry("grant-access", GrantAccess::new),
             Map.entry("create-publication", CreatePublication::new), Map.entry("create-slot", CreateSlot::new),
-            Map.entry("airbyte-source", AirbyteSource::new), Map.entry("setup", Setup::new),
-            Map.entry("doctor", Doctor::new), Map.entry("teardown", Teardown::new), Map.entry("slot-status", SlotStatus::new));
+            Map.entry("airbyte-source", AirbyteSource::new), Map.entry("allow-airbyte-ips", AllowAirbyteIps::new),
+            Map.entry("setup", Setup::new), Map.entry("doctor", Doctor::new), Map.entry("teardown", Teardown::new),
+            Map.entry("slot-status", SlotStatus::new));
 
     static final java.util.regex.Pattern SQL = java.util.regex.Pattern.compile(
             "(?i)^(SELECT|ALTER|GRANT|REVOKE|BEGIN|COMMIT|SET|CREATE|DROP|INSERT|UPDATE)\\b.*");
@@ -72,7 +74,7 @@ final class Fixes {
     static Pg.Run run(String commandLine, String password) {
         List<String> words = words(commandLine.replaceFirst("\\s+>\\s*\\S+$", ""));
         assertEquals("jbang", words.get(0), commandLine);
-        Supplier<Callable<?>> script = ALIASES.get(words.get(1));
+        Supplier<Callable<?>> script = COMMANDS.get(words.get(1));
         assertNotNull(script, "no such alias: " + commandLine);
         java.io.InputStream stdin = System.in;
         if (words.contains("--password")) System.setIn(new ByteArrayInputStream((password + "\n").getBytes(StandardCharsets.UTF_8)));

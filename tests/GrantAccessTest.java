@@ -8,6 +8,7 @@ import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+@org.junit.jupiter.api.Tag(AllTests.MAJORS) // its behaviour depends on the major: see tests/README.md
 class GrantAccessTest {
     /** A reader role with REPLICATION whose name needs quoting (space, capitals, double quotes). */
     static final String AIR = "Air \"byte\" User", AIR_PASSWORD = "air-Secret-pw-5531";

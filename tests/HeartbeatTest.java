@@ -56,11 +56,11 @@ class HeartbeatTest {
         assertEquals(0, first.exit(), first.all());
         Pg.Run second = Pg.run(new CreatePublication(), "--url", Pg.url(db), "--heartbeat", "--json", "--dry-run");
         for (String check : List.of("tables", "replica identity")) // the counts, before the names
-            assertEquals(DoctorTest.finding(second, "create-publication", check).get("message").asText().split(": ")[0],
-                    DoctorTest.finding(first, "create-publication", check).get("message").asText().split(": ")[0], check);
-        assertTrue(DoctorTest.finding(first, "create-publication", "tables").get("message").asText()
+            assertEquals(Fixtures.finding(second, "create-publication", check).get("message").asText().split(": ")[0],
+                    Fixtures.finding(first, "create-publication", check).get("message").asText().split(": ")[0], check);
+        assertTrue(Fixtures.finding(first, "create-publication", "tables").get("message").asText()
                 .contains("3 to publish (1 partitioned, published through the root; replica identity checked on their 2 leaf partition(s))"), first.out());
-        assertTrue(DoctorTest.finding(first, "create-publication", "replica identity").get("message").asText()
+        assertTrue(Fixtures.finding(first, "create-publication", "replica identity").get("message").asText()
                 .startsWith("4 of 4 already DEFAULT"), first.out());
     }
 

@@ -15,11 +15,17 @@ import org.junit.jupiter.api.Test;
  */
 class LauncherTest {
     static String db;
-    static final List<String> ALIASES = List.of("check-wal", "setup", "grant-access", "create-publication", "create-slot",
-            "airbyte-source", "allow-airbyte-ips", "doctor", "slot-status", "teardown", "demo");
+    /** The aliases run through the launcher so far. */
+    static final java.util.Set<String> RAN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The aliases of jbang-catalog.json. */
+    static java.util.Set<String> catalog() throws IOException {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        new ObjectMapper().readTree(Pg.repoRoot().resolve("jbang-catalog.json").toFile()).get("aliases").fieldNames().forEachRemaining(names::add);
+        return names;
+    }
 
     @BeforeAll static void database() throws Exception {
-        Assumptions.assumeTrue(System.getProperty("pg.version", "17.6.0").startsWith("17"), "aliases are checked once, on 17");
         db = Pg.freshDatabase("launcher");
         Pg.sql(db, "CREATE TABLE public.orders (id int PRIMARY KEY)", "ALTER TABLE public.orders OWNER TO " + Pg.OWNER);
     }
@@ -31,6 +37,7 @@ class LauncherTest {
     static Result jbang(java.util.Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Pg.repoRoot().resolve("jbang").toString()));
         cmd.addAll(List.of(args));
+        RAN.add(args[0]);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(java.nio.file.Files.createTempDirectory("elsewhere").toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("PG") || k.equals("DATABASE_URL"));
         pb.environment().put("NO_COLOR", "1");
@@ -90,13 +97,12 @@ class LauncherTest {
         assertEquals(0, teardown.exit(), teardown.out() + teardown.err());
         assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
         for (Result r : List.of(wal, dry, source, again, doctor, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
-    }
 
-    @Test void theTestsBelowRunEveryAliasOfTheCatalog() throws Exception {
-        var catalog = new ObjectMapper().readTree(Pg.repoRoot().resolve("jbang-catalog.json").toFile()).get("aliases");
-        java.util.Set<String> names = new java.util.TreeSet<>();
-        catalog.fieldNames().forEachRemaining(names::add);
-        assertEquals(new java.util.TreeSet<>(ALIASES), names);
+        // The catalog is walked: an alias added to it without a run here fails this test.
+        java.util.Set<String> missing = catalog();
+        missing.removeAll(RAN);
+        missing.remove("demo"); // its own test below
+        assertEquals(java.util.Set.of(), missing, "aliases of jbang-catalog.json that no launcher test runs");
     }
 
     @Test void thePasswordComesFromAPgpassFile() throws Exception {

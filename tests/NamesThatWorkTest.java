@@ -23,7 +23,7 @@ class NamesThatWorkTest {
         String t1 = "Order \"Items\"; DROP TABLE t; --", t2 = "from", t3 = "Ça va'); DROP TABLE t; --";
         String pub = "Pub \"A\"; DROP TABLE t; --", beat = "beat'); --";
         Pg.sql("postgres", "DROP ROLE IF EXISTS " + q(WEIRD_ROLE), "CREATE ROLE " + q(WEIRD_ROLE) + " LOGIN REPLICATION");
-        DoctorTest.as(weird, "CREATE TABLE public.t (id int PRIMARY KEY)",
+        Fixtures.as(weird, "CREATE TABLE public.t (id int PRIMARY KEY)",
                 "CREATE SCHEMA " + q(s1), "CREATE TABLE " + q(s1, t1) + " (id int PRIMARY KEY)",
                 "CREATE SCHEMA " + q(s2), "CREATE TABLE " + q(s2, t2) + " (id int PRIMARY KEY)",
                 "CREATE SCHEMA " + q(s3), "CREATE TABLE " + q(s3, t3) + " (note text)");
@@ -120,7 +120,7 @@ class NamesThatWorkTest {
     /** 10,000 --table arguments: 200 tables spelt 50 ways work; 10,000 unknown ones fail in one line; as many queries as 2. */
     @Test void tenThousandTablesWorkOrFailInOneLineWithAConstantNumberOfQueries() throws Exception {
         String many = Pg.freshDatabase("badinput_many"), url = Pg.url(many);
-        DoctorTest.as(many, "CREATE SCHEMA many", "DO $$ BEGIN FOR i IN 1..200 LOOP EXECUTE format("
+        Fixtures.as(many, "CREATE SCHEMA many", "DO $$ BEGIN FOR i IN 1..200 LOOP EXECUTE format("
                 + "'CREATE TABLE many.t%s (id int PRIMARY KEY) WITH (autovacuum_enabled = false)', i); END LOOP; END $$");
         List<String> two = List.of("--table", "many.t1", "--table", "many.t2"), tenThousand = new ArrayList<>(), unknown = new ArrayList<>();
         for (int i = 0; i < 10_000; i++) {

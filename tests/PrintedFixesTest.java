@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
  * fix, as printed (connection options included, the password typed at the prompt), until they pass. A fix that does
  * not work, or that sends the user back to a fix already taken (a loop), fails the test.
  */
+@org.junit.jupiter.api.Tag(AllTests.MAJORS) // its behaviour depends on the major: see tests/README.md
 class PrintedFixesTest {
     static final String SLOT = "fixes_slot";
 
@@ -34,7 +35,7 @@ class PrintedFixesTest {
 
     /** The first failing finding that has a fix, as group/check and its fix. */
     static String[] firstFailure(Pg.Run r) {
-        for (JsonNode step : DoctorTest.json(r).get("steps"))
+        for (JsonNode step : Fixtures.json(r).get("steps"))
             for (JsonNode f : step.get("findings"))
                 if (f.get("status").asText().equals("fail") && !f.get("fix").isNull())
                     return new String[] {step.get("step").asText() + "/" + f.get("check").asText(), f.get("fix").asText()};
@@ -73,11 +74,11 @@ class PrintedFixesTest {
         String db = ownedElsewhere();
         Pg.Run done = followFixes(db, "doctor", new ArrayList<>(List.of("--url", Pg.url(db), "--schema", "owned",
                 "--slot", SLOT, "--json")));
-        assertEquals(List.of(), DoctorTest.failures(done));
+        assertEquals(List.of(), Fixtures.failures(done));
         assertEquals(List.of("owned.items", "owned.logs", "owned.scratch"), Pg.column(db,
                 "SELECT schemaname || '.' || tablename FROM pg_publication_tables ORDER BY 1"));
         assertEquals(List.of(SLOT), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE database = current_database()"));
-        DoctorTest.as(db, "UPDATE owned.logs SET line = 'b'", "DELETE FROM owned.items");
+        Fixtures.as(db, "UPDATE owned.logs SET line = 'b'", "DELETE FROM owned.items");
     }
 
     @Test void setupsFixesTakenAsPrintedEndInAWorkingSetup() throws Exception {
@@ -97,18 +98,18 @@ class PrintedFixesTest {
         Pg.sql("postgres", "GRANT " + Pg.APP + " TO " + Pg.OWNER);
         List<String> args = List.of("--url", Pg.url(db), "--schema", "owned", "--slot", SLOT, "--json");
         Pg.Run r = Pg.run(new Doctor(), args.toArray(String[]::new));
-        String fix = DoctorTest.fix(r, "publication", "unlogged");
+        String fix = Fixtures.fix(r, "publication", "unlogged");
         String leaveOut = fix.lines().filter(l -> l.startsWith("or leave them out:")).findFirst().orElseThrow().substring(3);
         Pg.Run excluded = Fixes.apply(leaveOut, db, Pg.OWNER, Pg.OWNER_PASSWORD).run();
-        assertNull(DoctorTest.finding(excluded, "publication", "unlogged"), excluded.out());
-        String command = DoctorTest.fix(excluded, "airbyte check", "publication query");
+        assertNull(Fixtures.finding(excluded, "publication", "unlogged"), excluded.out());
+        String command = Fixtures.fix(excluded, "airbyte check", "publication query");
         assertTrue(command.startsWith("jbang create-publication ") && command.endsWith("--exclude-table owned.scratch"), command);
         List<String> withExclude = new ArrayList<>(args);
         withExclude.addAll(List.of("--exclude-table", "owned.scratch"));
         Pg.Run done = followFixes(db, "doctor", withExclude);
-        assertEquals(List.of(), DoctorTest.failures(done));
+        assertEquals(List.of(), Fixtures.failures(done));
         assertEquals(List.of("owned.items", "owned.logs"), Pg.column(db,
                 "SELECT schemaname || '.' || tablename FROM pg_publication_tables ORDER BY 1"));
-        assertNull(DoctorTest.finding(done, "publication", "left out"), "left out on purpose: " + done.out());
+        assertNull(Fixtures.finding(done, "publication", "left out"), "left out on purpose: " + done.out());
     }
 }

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
  * The outcome that matters: after grant-access, create-publication and create-slot, a CDC client reading the
  * slot with the replication protocol (as Airbyte does) receives every published table's inserts, updates and deletes.
  */
+@org.junit.jupiter.api.Tag(AllTests.MAJORS) // its behaviour depends on the major: see tests/README.md
 class ReplicationTest {
     static String db;
     static final List<String> TABLES = List.of("public.orders", "\"Sales Data\".\"Line \"\"Items\"\" 2\"",

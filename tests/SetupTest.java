@@ -84,14 +84,14 @@ class SetupTest {
         Pg.Run again = Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "public", "--json");
         assertEquals(0, again.exit(), again.all());
         assertEquals(all, published(db), "sales.invoices stays published");
-        assertEquals("ok", DoctorTest.status(again, "create-publication", "not asked"), again.out());
-        assertTrue(DoctorTest.finding(again, "create-publication", "not asked").get("message").asText()
+        assertEquals("ok", Fixtures.status(again, "create-publication", "not asked"), again.out());
+        assertTrue(Fixtures.finding(again, "create-publication", "not asked").get("message").asText()
                 .contains("\"sales\".\"invoices\""), again.out());
 
         Pg.Run removed = Pg.run(new Setup(), "--url", Pg.url(db), "--schema", "public", "--remove-unlisted", "--json");
         assertEquals(0, removed.exit(), removed.all());
         assertEquals(List.of("public.customers", "public.orders"), published(db));
-        assertEquals("warn", DoctorTest.status(removed, "create-publication", "publication"), removed.out());
+        assertEquals("warn", Fixtures.status(removed, "create-publication", "publication"), removed.out());
     }
 
     @Test void dryRunChangesNothingAndPrintsOneScriptWithThePublicationBeforeTheSlot() throws Exception {

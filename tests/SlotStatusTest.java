@@ -8,6 +8,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+@org.junit.jupiter.api.Tag(AllTests.MAJORS) // its behaviour depends on the major: see tests/README.md
 class SlotStatusTest {
     /** Slots are cluster-wide: end any stream a test left (waiting for its walsender to exit), then drop ours. */
     @AfterEach void dropSlots() throws Exception {

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+@org.junit.jupiter.api.Tag(AllTests.MAJORS) // its behaviour depends on the major: see tests/README.md
 class TeardownTest {
     /** The role Airbyte connects as: REPLICATION, owns nothing. */
     static final String AIR = "lifecycle_air";
@@ -228,9 +229,9 @@ class TeardownTest {
         Pg.Run r = teardown(db, "teardown_typo", "--yes", "--json");
         assertEquals(1, r.exit(), r.all());
         assertEquals(before, Pg.catalog(db), "nothing changed");
-        assertEquals("fail", DoctorTest.status(r, "teardown", "publication"), r.out());
-        assertTrue(DoctorTest.finding(r, "teardown", "publication").get("message").asText().contains("teardown_real"), r.out());
-        String fix = DoctorTest.fix(r, "teardown", "publication");
+        assertEquals("fail", Fixtures.status(r, "teardown", "publication"), r.out());
+        assertTrue(Fixtures.finding(r, "teardown", "publication").get("message").asText().contains("teardown_real"), r.out());
+        String fix = Fixtures.fix(r, "teardown", "publication");
         assertTrue(fix.contains("--slot teardown_real") && !fix.startsWith("or"), fix);
         assertEquals(0, Fixes.apply(fix, db, Pg.OWNER, Pg.OWNER_PASSWORD).exit());
         assertEquals(List.of(), publications(db));
@@ -239,7 +240,7 @@ class TeardownTest {
         setup(db, "teardown_real");
         Pg.Run forced = teardown(db, "teardown_typo", "--yes", "--force", "--json");
         assertEquals(0, forced.exit(), forced.all());
-        assertEquals("warn", DoctorTest.status(forced, "teardown", "publication"), forced.out());
+        assertEquals("warn", Fixtures.status(forced, "teardown", "publication"), forced.out());
         assertEquals(List.of(), publications(db));
         assertEquals(List.of("teardown_real"), slots("teardown_real"), "--force drops the publication only");
         assertEquals(0, teardown(db, "teardown_real", "--yes").exit());

@@ -40,7 +40,7 @@ class TlsTest {
         return "postgresql://postgres@" + host + ":" + pg.getPort() + "/postgres?" + query;
     }
 
-    static String message(Pg.Run r) { return DoctorTest.finding(r, "connection", "tls").get("message").asText(); }
+    static String message(Pg.Run r) { return Fixtures.finding(r, "connection", "tls").get("message").asText(); }
 
     @Test void verifyFullWithTheRightCaConnects() throws Exception {
         String url = url("localhost", "sslmode=verify-full&sslrootcert=" + ca);
@@ -52,20 +52,20 @@ class TlsTest {
         Pg.Run noPassword = Pg.run(new CheckWal(), "--url", url.replace("postgres@", Pg.OWNER + "@"));
         assertEquals(3, noPassword.exit(), noPassword.all());
         assertTrue(noPassword.err().startsWith("check-wal: no password for alex@localhost"), noPassword.err());
-        Pg.Run doctor = DoctorTest.doctorAt(url);
-        assertEquals("ok", DoctorTest.status(doctor, "connection", "tls"), doctor.out());
+        Pg.Run doctor = Fixtures.doctorAt(url);
+        assertEquals("ok", Fixtures.status(doctor, "connection", "tls"), doctor.out());
         assertTrue(message(doctor).contains("server certificate verified (sslmode verify-full)"), doctor.out());
     }
 
     @Test void requireIsEncryptedNotVerifiedAndDisableIsNotEncrypted() throws Exception {
-        Pg.Run required = DoctorTest.doctorAt(url("127.0.0.1", "sslmode=require"));
-        assertEquals("ok", DoctorTest.status(required, "connection", "tls"), required.out());
+        Pg.Run required = Fixtures.doctorAt(url("127.0.0.1", "sslmode=require"));
+        assertEquals("ok", Fixtures.status(required, "connection", "tls"), required.out());
         assertTrue(message(required).startsWith("encrypted (TLS") && message(required).contains("not verified"), required.out());
 
-        Pg.Run plain = DoctorTest.doctorAt(url("localhost", "sslmode=disable"));
-        assertEquals("warn", DoctorTest.status(plain, "connection", "tls"), plain.out());
+        Pg.Run plain = Fixtures.doctorAt(url("localhost", "sslmode=disable"));
+        assertEquals("warn", Fixtures.status(plain, "connection", "tls"), plain.out());
         assertTrue(message(plain).startsWith("not encrypted"), plain.out());
-        assertTrue(DoctorTest.fix(plain, "connection", "tls").contains("sslmode=require"));
+        assertTrue(Fixtures.fix(plain, "connection", "tls").contains("sslmode=require"));
     }
 
     /**
@@ -78,20 +78,23 @@ class TlsTest {
         Pg.sql("postgres", "ALTER DATABASE " + neonDb + " SET neon.endpoint_id = 'ep-proxied-tls-123456'");
         try (TlsProxy proxy = new TlsProxy(dir.resolve("certs/tls.p12"), Pg.port())) {
             String at = "postgresql://postgres@localhost:" + proxy.port() + "/";
-            Pg.Run verified = DoctorTest.doctorAt(at + "postgres?sslmode=verify-full&sslrootcert=" + ca);
-            assertEquals("ok", DoctorTest.status(verified, "connection", "tls"), verified.out());
+            Pg.Run verified = Fixtures.doctorAt(at + "postgres?sslmode=verify-full&sslrootcert=" + ca);
+            assertEquals("ok", Fixtures.status(verified, "connection", "tls"), verified.out());
             assertEquals("encrypted (TLS ends at a proxy in front of the server), server certificate verified (sslmode verify-full)",
                     message(verified));
 
-            Pg.Run preferred = DoctorTest.doctorAt(at + "postgres?sslmode=prefer");
-            assertEquals("warn", DoctorTest.status(preferred, "connection", "tls"), preferred.out());
+            Pg.Run preferred = Fixtures.doctorAt(at + "postgres?sslmode=prefer");
+            assertEquals("warn", Fixtures.status(preferred, "connection", "tls"), preferred.out());
             assertEquals("not known to be encrypted: the server sees no TLS, and sslmode prefer goes on without it", message(preferred));
-            assertTrue(DoctorTest.fix(preferred, "connection", "tls").contains("sslmode=require"), preferred.out());
+            assertTrue(Fixtures.fix(preferred, "connection", "tls").contains("sslmode=require"), preferred.out());
 
-            Pg.Run neon = DoctorTest.doctorAt(at + neonDb + "?sslmode=prefer");
-            assertEquals("ok", DoctorTest.status(neon, "connection", "tls"), neon.out());
+            Pg.Run neon = Fixtures.doctorAt(at + neonDb + "?sslmode=prefer");
+            assertEquals("ok", Fixtures.status(neon, "connection", "tls"), neon.out());
             assertTrue(message(neon).startsWith("encrypted (TLS ends at Neon's proxy, which refuses connections without it), not verified"),
                     neon.out());
+            Pg.Run plain = Fixtures.doctorAt("postgresql://postgres@localhost:" + Pg.port() + "/" + neonDb + "?sslmode=disable");
+            assertEquals("warn", Fixtures.status(plain, "connection", "tls"), plain.out());
+            assertEquals("not encrypted (sslmode disable)", message(plain), "a database that says it is Neon's, reached without TLS");
             assertTrue(proxy.handshakes() >= 3, "every connection went through the proxy's TLS: " + proxy.handshakes());
         }
     }

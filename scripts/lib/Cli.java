@@ -50,10 +50,8 @@ final class Cli {
             c.getErr().println(c.getCommandName() + ": " + f.getMessage());
             return f.exit.code;
         });
-        var usage = cmd.getCommandSpec().usageMessage();
-        List<String> footer = new ArrayList<>(List.of(usage.footer()));
-        footer.add(Exit.footer(command instanceof Exit.Documented d ? d.exitCodes() : Map.of()));
-        usage.footer(footer.toArray(String[]::new));
+        cmd.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n")
+                .exitCodeList(Exit.forHelp(command instanceof Exit.Documented d ? d.exitCodes() : Map.of()));
         return cmd;
     }
 

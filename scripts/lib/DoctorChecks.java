@@ -48,10 +48,11 @@ final class DoctorChecks {
             f.add(Runbook.Finding.ok("connected", "as " + Input.ident(rs.getString("me")) + " to database "
                     + Input.ident(rs.getString("db")) + " on " + t.host + ":" + t.port));
             // With sslmode require or verify-* pgjdbc connects over TLS or not at all, even where TLS ends at a proxy
-            // and the server's pg_stat_ssl sees the proxy's plain connection. Neon's proxy refuses connections without TLS.
+            // and the server's pg_stat_ssl sees the proxy's plain connection. Neon's proxy refuses connections without TLS,
+            // but sslmode disable never asks for it: a database that only says it is Neon's is not encrypted then.
             boolean verified = t.sslmode.startsWith("verify-"), required = verified || t.sslmode.equals("require");
-            boolean seen = rs.getBoolean("ssl");
-            if (seen || required || neon) f.add(Runbook.Finding.ok("tls", "encrypted (" + (seen ? rs.getString("tls_version")
+            boolean seen = rs.getBoolean("ssl"), neonProxy = neon && !t.sslmode.equals("disable");
+            if (seen || required || neonProxy) f.add(Runbook.Finding.ok("tls", "encrypted (" + (seen ? rs.getString("tls_version")
                     : neon ? "TLS ends at Neon's proxy, which refuses connections without it" : "TLS ends at a proxy in front of the server") + "), "
                     + (verified ? "server certificate verified (sslmode " + t.sslmode + ")"
                     : "not verified (sslmode " + t.sslmode + ": the server's certificate is not checked)")));

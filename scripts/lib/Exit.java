@@ -26,11 +26,11 @@ enum Exit {
         Map<Exit, String> exitCodes();
     }
 
-    /** The "Exit codes:" block of a --help: every code with {@code own}'s meaning where it has one, else the table's. */
-    static String footer(Map<Exit, String> own) {
-        StringBuilder b = new StringBuilder("%nExit codes:%n");
-        for (Exit e : values()) b.append(String.format("  %-3d  ", e.code)).append(own.getOrDefault(e, e.meaning).replace("%", "%%")).append("%n");
-        return b.toString();
+    /** The exit codes of a --help: every code with {@code own}'s meaning where it has one, else the table's. */
+    static Map<String, String> forHelp(Map<Exit, String> own) {
+        Map<String, String> list = new java.util.LinkedHashMap<>();
+        for (Exit e : values()) list.put(String.valueOf(e.code), own.getOrDefault(e, e.meaning).replace("%", "%%"));
+        return list;
     }
 
     /** The table as the README shows it. */
