@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES lib/Runbook.java lib/Heartbeat.java lib/AirbyteApi.java lib/SchemaLookup.java
+//SOURCES lib/Runbook.java lib/Heartbeat.java lib/SourceCreate.java lib/SchemaLookup.java
 //DESCRIPTION Airbyte's source-postgres configuration (CDC) from your connection string, the form to fill in, Airbyte Cloud's IPs to allow, or the source created through Airbyte's API (guide steps: Create a Postgres source in Airbyte, Allow inbound traffic)
 
 import java.io.ByteArrayInputStream;
@@ -52,7 +52,7 @@ class AirbyteSource implements Callable<Exit>, Exit.Documented {
             + "Postgres source in Airbyte, Allow inbound traffic)";
 
     @Mixin Db db = new Db();
-    @Mixin AirbyteApi.Options api = new AirbyteApi.Options();
+    @Mixin SourceCreate.Options api = new SourceCreate.Options();
     @Mixin Flags.Slot slotOption = new Flags.Slot();
     @Mixin Flags.Publication publicationOption = new Flags.Publication();
 
@@ -269,7 +269,7 @@ class AirbyteSource implements Callable<Exit>, Exit.Documented {
         includePassword = true;
         Map<String, Object> configuration = configuration();
         Target t = db.target();
-        Exit exit = AirbyteApi.createSource(api, db, configuration, c -> notes.addAll(SchemaLookup.check(c, schemaNames(), t.database,
+        Exit exit = SourceCreate.create(api, db, configuration, c -> notes.addAll(SchemaLookup.check(c, schemaNames(), t.database,
                 (String) configuration.get("username"), "nothing was sent")));
         if (exit == Exit.OK) notes.forEach(System.err::println); // after a failure, its one line says it all
         return exit;

@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES Setup.java lib/AirbyteCheck.java lib/DoctorChecks.java lib/DoctorSlot.java
+//SOURCES Setup.java lib/AirbyteCheck.java lib/DoctorChecks.java lib/DoctorSlot.java lib/DoctorAirbyte.java
 //DESCRIPTION Every check at once, read-only: why Airbyte's CDC sync fails or is silent, and what to type
 
 import java.sql.Connection;
@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
         footer = {"%nExamples (the URL can also come from $DATABASE_URL):",
                 "  jbang doctor --url \"$DATABASE_URL\" --deep",
                 "  jbang doctor --role airbyte --schema public --schema sales",
-                "  jbang doctor --table public.orders --table public.customers --json"})
+                "  jbang doctor --table public.orders --table public.customers --json",
+                "  AIRBYTE_API_TOKEN=... jbang doctor --url \"$DATABASE_URL\" --airbyte-connection 5f0c...e2"})
 class Doctor implements Callable<Exit>, Exit.Documented {
     static final String DESCRIPTION = "Every check at once, read-only: why Airbyte's CDC sync fails or is silent, and what to type";
 
@@ -49,19 +50,25 @@ class Doctor implements Callable<Exit>, Exit.Documented {
     @Option(names = "--peek-timeout", defaultValue = Defaults.PEEK_TIMEOUT, paramLabel = "DURATION", description = "How "
             + "long --deep may decode: digits with ms, s or min (default: ${DEFAULT-VALUE}).")
     String peekTimeout = Defaults.PEEK_TIMEOUT;
+    @Option(names = "--airbyte-connection", paramLabel = "ID", description = "Also check Airbyte's side of this connection "
+            + "through Airbyte's API (AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET, or AIRBYTE_API_TOKEN): its source reads this "
+            + "database, slot and publication; every selected stream is published; its CDC settings; its last sync.")
+    String airbyteConnection;
+    @Mixin AirbyteApi.Access airbyte = new AirbyteApi.Access();
 
     public Map<Exit, String> exitCodes() {
         return Map.of(Exit.OK, "Airbyte's CDC would work (warnings allowed)",
                 Exit.NOT_READY, "a check failed, including a role, schema, table, publication or slot that does not exist "
                         + "(the fix is printed)",
-                Exit.BAD_INPUT, "bad input: an option doctor cannot use (a slot name PostgreSQL rejects, a --table without its schema)",
+                Exit.BAD_INPUT, "bad input: an option doctor cannot use (a slot name PostgreSQL rejects, a --table without its "
+                        + "schema; --airbyte-connection without Airbyte credentials)",
                 Exit.REFUSED, "not used: doctor changes nothing",
                 Exit.INTERRUPTED, "interrupted (Ctrl-C, SIGTERM): its reads were cancelled on the server; nothing was changed");
     }
 
     /** The check groups, in the order a person reads them; each becomes one block of output. */
     static final List<String> GROUPS = List.of("connection", "server", "role", "tables", "publication",
-            "replica identity", "slot", "airbyte check");
+            "replica identity", "slot", "airbyte check", "airbyte");
 
     /** What the run is asked to check: setup's inputs, so that doctor checks exactly what setup would do. */
     Setup.Inputs inputs() {
@@ -99,6 +106,10 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         Input.tableName("--heartbeat-table", heartbeatTable);
         Input.duration("--peek-timeout", peekTimeout);
         tables.validate();
+        if (airbyteConnection != null) {
+            AirbyteApi.id("--airbyte-connection", airbyteConnection, "the id in the connection's URL in Airbyte");
+            airbyte.requireCredentials();
+        }
         Setup.Inputs in = inputs();
         List<String> schemas = in.grantedSchemas(); // a --table without its schema is bad input here
         Setup.Steps steps = Setup.steps(in, name -> extra -> command(name, extra));
@@ -159,6 +170,8 @@ class Doctor implements Callable<Exit>, Exit.Documented {
             return add(report, "slot", DoctorSlot.slot(x));
         }, null);
         guard(x, report, "airbyte check", () -> add(report, "airbyte check", DoctorSlot.airbyteCheck(x)), null);
+        if (airbyteConnection != null) guard(x, report, "airbyte", () -> add(report, "airbyte",
+                DoctorAirbyte.check(x, airbyteConnection.strip(), airbyte, java.util.Collections.unmodifiableMap(report))), null);
     }
 
     private static <T> T add(Map<String, List<Runbook.Finding>> report, String group, List<Runbook.Finding> findings) {

@@ -59,8 +59,8 @@ class AirbyteApiTest {
         }
         options.forEach((k, v) -> { args.add(k); args.add(v); });
         AirbyteSource s = new AirbyteSource();
-        s.api.backoffMillis = 1;
-        s.api.attempts = 3;
+        s.api.access.backoffMillis = 1;
+        s.api.access.attempts = 3;
         return FakeApi.run(s, env, args.toArray(String[]::new));
     }
 
@@ -260,7 +260,7 @@ class AirbyteApiTest {
     }
 
     @Test void cloudIsTheDefaultAndSelfManagedGetsItsPublicApi() {
-        AirbyteApi.Options o = new AirbyteApi.Options();
+        AirbyteApi.Access o = new AirbyteApi.Access();
         assertEquals("https://api.airbyte.com/v1", o.base());
         o.apiUrl = "http://airbyte.internal:8000/";
         assertEquals("http://airbyte.internal:8000/api/public/v1", o.base());

@@ -16,12 +16,16 @@
 //SOURCES ../scripts/SlotStatus.java
 //SOURCES ../scripts/Doctor.java
 //SOURCES ../scripts/AirbyteSource.java
+//SOURCES ../scripts/AirbyteConnection.java
+//SOURCES FakeAirbyte.java
 //SOURCES Fixes.java
 //SOURCES CheckWalTest.java
 //SOURCES GrantAccessTest.java
 //SOURCES CreatePublicationTest.java
 //SOURCES CreateSlotTest.java
 //SOURCES AirbyteSourceTest.java
+//SOURCES AirbyteConnectionTest.java
+//SOURCES DoctorAirbyteTest.java
 //SOURCES SetupTest.java
 //SOURCES ReplicationTest.java
 //SOURCES TeardownTest.java
@@ -78,7 +82,7 @@ class AllTests {
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
             ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class,
             SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
-            AirbyteApiTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class,
+            AirbyteApiTest.class, AirbyteConnectionTest.class, DoctorAirbyteTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class,
             NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class,
             DocsTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.15.0", "16", "16.10.0",

@@ -23,7 +23,8 @@ import java.util.function.Function;
 
 /**
  * Test support: a local HTTP server (JDK's com.sun.net.httpserver on 127.0.0.1, any free port) that plays an API.
- * Routes answer "METHOD /path" (the path without the query); every request is recorded with its headers and body
+ * Routes answer "METHOD /path" (the path without the query; "METHOD /path/*" answers any last segment, an id); every
+ * request is recorded with its headers and body
  * so tests can check each one. An unknown route answers 404 and is recorded too.
  */
 final class FakeApi implements AutoCloseable {
@@ -72,7 +73,7 @@ final class FakeApi implements AutoCloseable {
 
     final List<Request> requests = Collections.synchronizedList(new ArrayList<>());
     private final Map<String, ObjectNode> projects = new LinkedHashMap<>();
-    private final Map<String, Function<Request, Reply>> routes = new LinkedHashMap<>();
+    private final Map<String, Function<Request, Reply>> routes = new java.util.concurrent.ConcurrentHashMap<>();
     private final HttpServer server;
     private final CountDownLatch closed = new CountDownLatch(1);
 
@@ -142,6 +143,7 @@ final class FakeApi implements AutoCloseable {
         Request r = new Request(x.getRequestMethod(), x.getRequestURI().getRawPath(), x.getRequestURI().getRawQuery(), headers, body);
         requests.add(r);
         Function<Request, Reply> route = routes.get(r.method() + " " + r.path());
+        if (route == null) route = routes.get(r.method() + " " + r.path().replaceFirst("/[^/]+$", "/*"));
         Reply reply;
         try {
             reply = route == null ? Reply.json(404, Map.of("message", "no route " + r)) : route.apply(r);

@@ -23,7 +23,8 @@ final class Fixes {
     static final Map<String, java.util.function.Supplier<Callable<?>>> COMMANDS = Map.ofEntries(
             Map.entry("check-wal", CheckWal::new), Map.entry("grant-access", GrantAccess::new),
             Map.entry("create-publication", CreatePublication::new), Map.entry("create-slot", CreateSlot::new),
-            Map.entry("airbyte-source", AirbyteSource::new), Map.entry("allow-airbyte-ips", AllowAirbyteIps::new),
+            Map.entry("airbyte-source", AirbyteSource::new),
+            Map.entry("airbyte-connection", AirbyteConnection::new), Map.entry("allow-airbyte-ips", AllowAirbyteIps::new),
             Map.entry("setup", Setup::new), Map.entry("doctor", Doctor::new), Map.entry("teardown", Teardown::new),
             Map.entry("slot-status", SlotStatus::new));
 
@@ -38,7 +39,10 @@ final class Fixes {
     }
 
     /** What running a fix did: its last command (null when the fix was SQL only). */
-    static Ran apply(String fix, String db, String user, String password) throws Exception {
+    static Ran apply(String fix, String db, String user, String password) throws Exception { return apply(fix, db, user, password, Map.of()); }
+
+    /** As {@link #apply(String, String, String, String)}, the commands run with this environment (API keys, as exported). */
+    static Ran apply(String fix, String db, String user, String password, Map<String, String> env) throws Exception {
         Ran last = null;
         List<String> sql = new ArrayList<>();
         boolean superuser = false;
@@ -50,7 +54,7 @@ final class Fixes {
             if (content.startsWith("jbang ")) {
                 runSql(db, sql, superuser, user, password);
                 sql.clear();
-                last = new Ran(words(content).get(1), run(content, password));
+                last = new Ran(words(content).get(1), run(content, password, env));
                 continue;
             }
             String statement = content;
@@ -71,7 +75,9 @@ final class Fixes {
     }
 
     /** A printed command line, in-process: its words split as a POSIX shell would, a trailing redirect ignored. */
-    static Pg.Run run(String commandLine, String password) {
+    static Pg.Run run(String commandLine, String password) { return run(commandLine, password, Map.of()); }
+
+    static Pg.Run run(String commandLine, String password, Map<String, String> env) {
         List<String> words = words(commandLine.replaceFirst("\\s+>\\s*\\S+$", ""));
         assertEquals("jbang", words.get(0), commandLine);
         Supplier<Callable<?>> script = COMMANDS.get(words.get(1));
@@ -79,7 +85,7 @@ final class Fixes {
         java.io.InputStream stdin = System.in;
         if (words.contains("--password")) System.setIn(new ByteArrayInputStream((password + "\n").getBytes(StandardCharsets.UTF_8)));
         try {
-            return Pg.run(script.get(), words.subList(2, words.size()).toArray(String[]::new));
+            return Pg.run(script.get(), env, words.subList(2, words.size()).toArray(String[]::new));
         } finally {
             System.setIn(stdin);
         }

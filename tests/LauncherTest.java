@@ -82,7 +82,16 @@ class LauncherTest {
                     "--create", "--workspace-id", "w-1", "--api-url", airbyte.url("/v1"));
             assertEquals(0, create.exit(), create.out() + create.err());
             assertEquals("new-id", create.out().strip());
-            for (Result r : List.of(allow, create))
+            FakeAirbyte fake = new FakeAirbyte(airbyte, db);
+            fake.source("shop", Pg.OWNER, List.of("public"), "airbyte_slot", "airbyte_publication");
+            Result connection = jbang(java.util.Map.of("AIRBYTE_API_TOKEN", FakeApi.AIRBYTE_TOKEN), "airbyte-connection", "--url", url,
+                    "--workspace-id", FakeAirbyte.WORKSPACE, "--source-name", "shop", "--destination-id", FakeAirbyte.DESTINATION,
+                    "--api-url", airbyte.url(""), "--sync");
+            assertEquals(0, connection.exit(), connection.out() + connection.err());
+            assertEquals(List.of("public.orders"), fake.connections.values().stream().flatMap(c -> AirbyteConnectionTest.streams(c).stream())
+                    .map(s -> s.split(" ")[0]).toList());
+            assertEquals(1, fake.jobs.size(), "the sync was started");
+            for (Result r : List.of(allow, create, connection))
                 for (String secret : FakeApi.SECRETS) assertFalse((r.out() + r.err()).contains(secret));
         }
 

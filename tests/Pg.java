@@ -197,23 +197,29 @@ final class Pg {
     static Run run(Callable<?> script, String... args) { return run(script, Map.of(), args); }
 
     /**
-     * Every option group of the script that reads the environment (Db, the Neon and Airbyte API options:
-     * any field whose object has a {@code Map env}) reads this one instead; Db's password prompt reads standard input.
+     * Every option group of the script that reads the environment (Db, the Neon and Airbyte API options, also inside
+     * another group: any object with a {@code Map env}) reads this one instead; Db's password prompt reads standard input.
      */
-    private static void setEnv(Object script, Map<String, String> env) {
-        for (var f : script.getClass().getDeclaredFields()) {
-            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) continue;
+    private static void setEnv(Object script, Map<String, String> env) { setEnv(script, env, 2); }
+
+    private static void setEnv(Object owner, Map<String, String> env, int depth) {
+        for (var f : owner.getClass().getDeclaredFields()) {
+            if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()
+                    || !f.getType().getName().matches("[A-Z][A-Za-z]*([$.][A-Z][A-Za-z]*)?")) continue; // our groups only
             try {
                 f.setAccessible(true);
-                Object group = f.get(script);
+                Object group = f.get(owner);
                 if (group == null) continue;
-                var envField = group.getClass().getDeclaredField("env");
-                if (envField.getType() != Map.class) continue;
-                envField.setAccessible(true);
-                envField.set(group, env);
                 if (group instanceof Db db) db.prompt = prompt -> typed(); // the test types the password on standard input
-            } catch (NoSuchFieldException notAGroupWithEnv) {
-                // next field
+                try {
+                    var envField = group.getClass().getDeclaredField("env");
+                    if (envField.getType() == Map.class) {
+                        envField.setAccessible(true);
+                        envField.set(group, env);
+                    }
+                } catch (NoSuchFieldException noEnvHere) {
+                    if (depth > 1) setEnv(group, env, depth - 1);
+                }
             } catch (IllegalAccessException e) {
                 throw new IllegalStateException(e);
             }

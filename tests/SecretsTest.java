@@ -109,7 +109,7 @@ class SecretsTest {
         if (way.typed() != null) System.setIn(new ByteArrayInputStream((way.typed() + "\n").getBytes(StandardCharsets.UTF_8)));
         try {
             Callable<?> script = c.script().get();
-            if (script instanceof AirbyteSource s) s.api.backoffMillis = 1;
+            if (script instanceof AirbyteSource s) s.api.access.backoffMillis = 1;
             return Pg.run(script, way.env(), args.toArray(String[]::new));
         } finally {
             System.setIn(stdin);
@@ -275,7 +275,7 @@ class SecretsTest {
         return all;
     }
 
-    static AirbyteSource quick(AirbyteSource s) { s.api.backoffMillis = 1; return s; }
+    static AirbyteSource quick(AirbyteSource s) { s.api.access.backoffMillis = 1; return s; }
 
     static Map<String, String> with(Map<String, String> env, String key, String value) {
         Map<String, String> m = new java.util.HashMap<>(env);

@@ -1,8 +1,6 @@
 //SOURCES Runbook.java HttpJson.java AirbyteCheck.java
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,29 +33,17 @@ final class AirbyteApi {
         return ips;
     }
 
-    /** airbyte-source's options for --create. */
-    static final class Options {
-        @Option(names = "--create", description = "Create the source in Airbyte through its API (or update the one of the "
-                + "same name in the workspace), after checking the --schema names and Airbyte's own checks of slot, "
-                + "publication and role. Prints the source id.")
-        boolean create;
-        @Option(names = "--workspace-id", paramLabel = "ID", description = "With --create: the Airbyte workspace (the id in "
-                + "the workspace's URL).")
-        String workspaceId;
-        @Option(names = "--name", description = "With --create: the source's name (default: Postgres <database> on <host>).")
-        String name;
-        @Option(names = "--api-url", paramLabel = "URL", description = "With --create: a self-managed Airbyte, e.g. "
-                + "http://localhost:8000 (its API is <URL>/api/public/v1); default: Airbyte Cloud, " + CLOUD + ".")
+    /**
+     * Where Airbyte's API is and how long to wait for it; the credentials come from the environment only:
+     * AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET, or AIRBYTE_API_TOKEN.
+     */
+    static final class Access {
+        @Option(names = "--api-url", paramLabel = "URL", description = "A self-managed Airbyte, e.g. http://localhost:8000 "
+                + "(its API is <URL>/api/public/v1); default: Airbyte Cloud, " + CLOUD + ".")
         String apiUrl;
-        @Option(names = "--skip-checks", description = "With --create: do not connect to the database to check the schemas, "
-                + "slot, publication and role first.")
-        boolean skipChecks;
-        @Option(names = "--dry-run", description = "With --create: check and look up, then print the request that would "
-                + "be sent (password masked); change nothing.")
-        boolean dryRun;
-        @Option(names = "--api-timeout", paramLabel = "SECONDS", defaultValue = "30", description = "With --create: seconds "
-                + "to wait for each answer of Airbyte's API (default: ${DEFAULT-VALUE}).")
-        int apiTimeout;
+        @Option(names = "--api-timeout", paramLabel = "SECONDS", defaultValue = "30", description = "Seconds to wait for each "
+                + "answer of Airbyte's API (default: ${DEFAULT-VALUE}).")
+        int apiTimeout = 30;
 
         /** Where AIRBYTE_CLIENT_ID, AIRBYTE_CLIENT_SECRET and AIRBYTE_API_TOKEN are read; tests put their own. */
         Map<String, String> env = System.getenv();
@@ -117,6 +103,13 @@ final class AirbyteApi {
         }
     }
 
+    /** An id Airbyte gave (a workspace, source, destination or connection: a UUID), checked before it goes in a path. */
+    static String id(String option, String value, String what) {
+        if (value == null || !value.strip().matches("[A-Za-z0-9-]{1,64}"))
+            throw Failure.badInput(option + (value == null ? " is missing" : " '" + value + "' is not an id") + ": give " + what);
+        return value.strip();
+    }
+
     final HttpJson http;
 
     AirbyteApi(HttpJson http) { this.http = http; }
@@ -127,90 +120,71 @@ final class AirbyteApi {
                     + "AIRBYTE_API_TOKEN is wrong or expired (tokens last minutes: prefer AIRBYTE_CLIENT_ID and AIRBYTE_CLIENT_SECRET)");
             case 403 -> new Failure(Exit.REFUSED, "Airbyte does not let this application " + request + " (HTTP 403): "
                     + "its user needs access to the workspace");
-            case 404 -> new Failure(Exit.BAD_INPUT, "Airbyte has no " + request.replaceFirst("^\\S+ ", "")
-                    + " (HTTP 404): check --workspace-id (the id in the workspace's URL) and --api-url");
+            case 404 -> new Failure(Exit.BAD_INPUT, "Airbyte has no " + request.replaceFirst("^\\S+ ", "") + " (HTTP 404): "
+                    + (request.endsWith(" /streams") ? "check the source and --destination-id"
+                    : request.matches("\\S+ /[a-z]+") ? "check --workspace-id (the id in the workspace's URL)" : "check that id")
+                    + " and --api-url");
             default -> null;
         };
     }
 
-    /** The workspace's sources with this name: GET /sources?workspaceIds=..., every page of 100. */
-    List<JsonNode> sourcesNamed(String workspaceId, String name) {
-        List<JsonNode> found = new ArrayList<>();
+    /** Every item of a listing (GET path?...&limit=100&offset=N), page after page. */
+    List<JsonNode> all(String path) {
+        List<JsonNode> items = new ArrayList<>();
         for (int offset = 0; ; offset += 100) {
-            JsonNode page = http.send("GET", "/sources?workspaceIds=" + HttpJson.enc(workspaceId) + "&limit=100&offset=" + offset, null);
-            JsonNode data = http.need(page, "data", "GET /sources");
-            for (JsonNode s : data)
-                if (name.equals(s.path("name").asText()) && workspaceId.equals(s.path("workspaceId").asText(workspaceId))) found.add(s);
-            if (data.size() < 100) return found;
+            JsonNode data = http.need(http.send("GET", path + "&limit=100&offset=" + offset, null), "data", "GET " + path.replaceFirst("\\?.*", ""));
+            data.forEach(items::add);
+            if (data.size() < 100) return items;
         }
     }
 
-    /**
-     * A look-up of the command's own on the database, before Airbyte's checks on the same connection (airbyte-source:
-     * its --schema names); throws {@link Failure} to stop before anything is sent.
-     */
-    interface DatabaseCheck { void run(Connection c) throws SQLException; }
+    /** The workspace's sources with this name. */
+    List<JsonNode> sourcesNamed(String workspaceId, String name) {
+        return all("/sources?workspaceIds=" + HttpJson.enc(workspaceId)).stream()
+                .filter(s -> name.equals(s.path("name").asText()) && workspaceId.equals(s.path("workspaceId").asText(workspaceId))).toList();
+    }
 
-    /**
-     * --create: checks (unless skipped: {@code first}, then Airbyte's), then POST /sources, or PATCH /sources/{id}
-     * when the workspace has a source of that name. Prints the source id on stdout; the password is only in the
-     * request body.
-     */
-    static Exit createSource(Options o, Db db, Map<String, Object> configuration, DatabaseCheck first) {
-        if (o.workspaceId == null || !o.workspaceId.strip().matches("[A-Za-z0-9-]{1,64}"))
-            throw Failure.badInput("--create needs --workspace-id ID (the id in your Airbyte workspace's URL)");
-        String workspace = o.workspaceId.strip();
-        o.requireCredentials();
-        String name = o.name != null ? Input.name("--name", o.name)
-                : "Postgres " + configuration.get("database") + " on " + configuration.get("host");
-        if (!o.skipChecks) {
-            Runbook.Outcome checked;
-            try (Connection c = db.connect()) {
-                first.run(c);
-                @SuppressWarnings("unchecked") Map<String, Object> cdc = (Map<String, Object>) configuration.get("replication_method");
-                String slot = (String) cdc.get("replication_slot"), publication = (String) cdc.get("publication");
-                checked = Runbook.runOn(c, new AirbyteCheck(db.target(), slot, publication, (String) configuration.get("username"),
-                        Invocation.current().other("create-slot", List.of("--slot", slot, "--publication", publication)),
-                        Invocation.current().other("create-publication", List.of("--publication", publication))),
-                        Runbook.Mode.DRY_RUN, Runbook.Transaction.OWN);
-            } catch (SQLException e) {
-                throw Runbook.refused(e, null);
+    JsonNode source(String id) { return http.send("GET", "/sources/" + HttpJson.enc(id), null); }
+
+    JsonNode connection(String id) { return http.send("GET", "/connections/" + HttpJson.enc(id), null); }
+
+    /** The workspace's connections with this name between this source and destination. */
+    List<JsonNode> connectionsNamed(String workspaceId, String name, String sourceId, String destinationId) {
+        return all("/connections?workspaceIds=" + HttpJson.enc(workspaceId)).stream()
+                .filter(c -> name.equals(c.path("name").asText()) && sourceId.equals(c.path("sourceId").asText())
+                        && destinationId.equals(c.path("destinationId").asText())).toList();
+    }
+
+    /** What Airbyte offers for this source and destination: one entry per stream, with its sync modes. */
+    JsonNode streams(String sourceId, String destinationId) {
+        JsonNode streams = http.send("GET", "/streams?sourceId=" + HttpJson.enc(sourceId) + "&destinationId=" + HttpJson.enc(destinationId), null);
+        if (!streams.isArray())
+            throw new Failure(Exit.CANNOT_CONNECT, "Airbyte's answer to GET /streams is not a list of streams: is " + http.base
+                    + " the API's address? (--api-url)");
+        return streams;
+    }
+
+    /** The connection's newest sync job, or null when it has none. */
+    JsonNode lastSync(String connectionId) {
+        JsonNode data = http.need(http.send("GET", "/jobs?connectionId=" + HttpJson.enc(connectionId)
+                + "&jobType=sync&limit=1&orderBy=createdAt%7CDESC", null), "data", "GET /jobs");
+        return data.isEmpty() ? null : data.get(0);
+    }
+
+    /** A job's status, time, rows and bytes, in one line: "running, 1 min 20 s, 1,234 rows, 5 MB". */
+    static String describe(JsonNode job) {
+        List<String> parts = new ArrayList<>(List.of(job.path("status").asText("unknown")));
+        String duration = job.path("duration").asText("");
+        if (!duration.isEmpty()) {
+            try {
+                long s = java.time.Duration.parse(duration).toSeconds();
+                parts.add(s >= 60 ? s / 60 + " min " + s % 60 + " s" : s + " s");
+            } catch (java.time.format.DateTimeParseException unreadable) {
+                parts.add(duration);
             }
-            if (checked.exit() != Exit.OK) {
-                new Output().print(List.of(checked));
-                Progress.line("not created: Airbyte's connection test would fail the same way (--skip-checks to create it anyway)");
-                return checked.exit();
-            }
-            Progress.line("checked as Airbyte does: " + String.join("; ", checked.findings().stream().map(Runbook.Finding::message).toList()));
         }
-        AirbyteApi api = o.connect();
-        Secrets.add((String) configuration.get("password"));
-        Map<String, Object> config = new LinkedHashMap<>();
-        config.put("sourceType", "postgres");
-        config.putAll(configuration);
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("name", name);
-        body.put("workspaceId", workspace);
-        body.put("configuration", config);
-        List<JsonNode> same = api.sourcesNamed(workspace, name);
-        if (same.size() > 1)
-            throw Failure.badInput(same.size() + " sources are named \"" + name + "\" in workspace " + workspace
-                    + ": give --name a name of its own, or delete the extra ones in Airbyte");
-        String existing = same.isEmpty() ? null : same.get(0).path("sourceId").asText();
-        if (!same.isEmpty() && !"postgres".equals(same.get(0).path("sourceType").asText("postgres")))
-            throw Failure.badInput("the source \"" + name + "\" (" + existing + ") is a " + same.get(0).path("sourceType").asText()
-                    + " source, not postgres: give --name another name");
-        String method = existing == null ? "POST" : "PATCH", path = existing == null ? "/sources" : "/sources/" + HttpJson.enc(existing);
-        if (o.dryRun) {
-            config.put("password", "****");
-            System.out.println("Dry run: nothing has been sent. Would send " + method + " " + api.http.base + path + ":\n" + Output.pretty(body));
-            return Exit.OK;
-        }
-        String id = api.http.need(api.http.send(method, path, body), "sourceId", method + " " + path).asText();
-        Interrupts.committed("the Airbyte source \"" + name + "\" (" + id + ") was " + (existing == null ? "created" : "updated"));
-        Progress.line((existing == null ? "created" : "updated") + " the Airbyte source \"" + name + "\" in workspace " + workspace
-                + (existing == null ? "" : " (it existed: updated, not duplicated)") + "; test it in Airbyte: Sources > " + name);
-        System.out.println(id);
-        return Exit.OK;
+        if (job.hasNonNull("rowsSynced")) parts.add(String.format("%,d rows", job.get("rowsSynced").asLong()));
+        if (job.hasNonNull("bytesSynced")) parts.add(Output.size(job.get("bytesSynced").asLong()));
+        return String.join(", ", parts);
     }
 }
