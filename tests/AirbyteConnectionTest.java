@@ -62,6 +62,17 @@ class AirbyteConnectionTest {
         return l;
     }
 
+    /** The body that creates the shop's connection: its three tables, each in the best mode Airbyte offers it. */
+    static JsonNode created(String source) throws Exception {
+        return FakeApi.JSON.readTree("""
+                {"name": "shop", "sourceId": "%s", "destinationId": "%s", "schedule": {"scheduleType": "manual"},
+                 "configurations": {"streams": [
+                   {"name": "customers", "namespace": "public", "syncMode": "incremental_deduped_history"},
+                   {"name": "events", "namespace": "public", "syncMode": "full_refresh_overwrite"},
+                   {"name": "orders", "namespace": "public", "syncMode": "incremental_deduped_history"}]}}"""
+                .formatted(source, FakeAirbyte.DESTINATION));
+    }
+
     @Test void createsTheConnectionWithThePublicationsTablesInTheBestModeOffered() throws Exception {
         FakeAirbyte airbyte = new FakeAirbyte(http, shop());
         String source = airbyte.source("shop", Pg.OWNER, List.of("public"), "airbyte_slot", "airbyte_publication");
@@ -71,13 +82,7 @@ class AirbyteConnectionTest {
                 "GET " + API + "/streams", "GET " + API + "/connections", "POST " + API + "/connections"), http.log());
         assertEquals("sourceId=" + source + "&destinationId=" + FakeAirbyte.DESTINATION, http.requests("GET " + API + "/streams").get(0).query());
         JsonNode body = http.requests("POST " + API + "/connections").get(0).json();
-        assertEquals(FakeApi.JSON.readTree("""
-                {"name": "shop", "sourceId": "%s", "destinationId": "%s", "schedule": {"scheduleType": "manual"},
-                 "configurations": {"streams": [
-                   {"name": "customers", "namespace": "public", "syncMode": "incremental_deduped_history"},
-                   {"name": "events", "namespace": "public", "syncMode": "full_refresh_overwrite"},
-                   {"name": "orders", "namespace": "public", "syncMode": "incremental_deduped_history"}]}}"""
-                .formatted(source, FakeAirbyte.DESTINATION)), body);
+        assertEquals(created(source), body);
         JsonNode made = airbyte.connections.values().iterator().next();
         assertTrue(r.out().contains("created \"shop\": " + made.get("connectionId").asText()), r.out());
         assertTrue(r.out().contains("warn  full refresh         1 table(s): public.events"), r.out());
@@ -93,13 +98,33 @@ class AirbyteConnectionTest {
         assertEquals(1, airbyte.connections.size(), "updated, not duplicated");
         JsonNode c = airbyte.connections.values().iterator().next();
         FakeApi.Request patch = http.requests("PATCH " + API + "/connections/" + c.get("connectionId").asText()).get(0);
-        assertFalse(patch.json().has("sourceId") || patch.json().has("destinationId"), "a PATCH takes neither: " + patch.body());
-        assertEquals("0 0 */6 * * ?", patch.json().path("schedule").path("cronExpression").asText());
+        assertEquals(FakeApi.JSON.readTree("""
+                {"name": "shop", "schedule": {"scheduleType": "cron", "cronExpression": "0 0 */6 * * ?"},
+                 "configurations": {"streams": [
+                   {"name": "customers", "namespace": "public", "syncMode": "incremental_deduped_history"},
+                   {"name": "orders", "namespace": "public", "syncMode": "incremental_deduped_history"}]}}"""), patch.json(),
+                "no source or destination in a PATCH");
         assertEquals(List.of("public.customers incremental_deduped_history", "public.orders incremental_deduped_history"), streams(c));
         assertTrue(again.out().contains("before               incremental_deduped_history: public.customers, public.orders; "
                 + "full_refresh_overwrite: public.events"), again.out());
         assertTrue(again.out().contains("after                incremental_deduped_history: public.customers, public.orders"), again.out());
         assertTrue(again.out().contains("left out             1 table(s): public.events"), again.out());
+
+        assertEquals(0, connect(airbyte, "--source-id", source).exit());
+        assertFalse(http.requests("PATCH " + API + "/connections/" + c.get("connectionId").asText()).get(1).json().has("schedule"),
+                "without --cron an update keeps the schedule it has");
+        assertEquals("cron", airbyte.connections.values().iterator().next().at("/schedule/scheduleType").asText());
+    }
+
+    @Test void anExpiredTokenIsRenewedWhileASyncIsFollowed() throws Exception {
+        FakeAirbyte airbyte = new FakeAirbyte(http, shop());
+        airbyte.source("shop", Pg.OWNER, List.of("public"), "airbyte_slot", "airbyte_publication");
+        airbyte.jobStatuses = List.of("pending", "running", "running", "running", "succeeded");
+        airbyte.tokenLasts = 7;
+        Pg.Run r = connect(airbyte, "--source-name", "shop", "--sync", "--follow");
+        assertEquals(0, r.exit(), r.all());
+        assertEquals(2, http.requests("POST " + API + "/applications/token").size(), "a second token once the first expired");
+        assertNull(http.requests("POST " + API + "/applications/token").get(1).header("Authorization"));
     }
 
     @Test void tablesAirbyteDoesNotOfferFailBeforeAnythingIsSentAndThePrintedGrantFixesIt() throws Exception {
@@ -154,7 +179,8 @@ class AirbyteConnectionTest {
         assertTrue(http.log().stream().noneMatch(l -> l.startsWith("POST " + API + "/connections") || l.startsWith("POST " + API + "/jobs")), http.log().toString());
         JsonNode doc = Fixtures.json(r);
         assertEquals("POST", doc.at("/request/method").asText());
-        assertEquals(3, doc.at("/request/body/configurations/streams").size());
+        assertEquals(http.url(API) + "/connections", doc.at("/request/url").asText());
+        assertEquals(created(airbyte.sources.keySet().iterator().next()), doc.at("/request/body"));
         assertEquals("sync", doc.at("/then/body/jobType").asText());
         assertTrue(airbyte.connections.isEmpty());
     }
@@ -177,6 +203,7 @@ class AirbyteConnectionTest {
         for (String[] bad : List.of(new String[] {"--source-name", "shop", "--cron", "* 0 2 * * ?"},
                 new String[] {"--source-name", "shop", "--cron", "0 0 2 * *"},
                 new String[] {"--source-name", "shop", "--cron", "0 0 2 * * *"},
+                new String[] {"--source-name", "shop", "--cron", "? 0 2 * * ?"},
                 new String[] {"--source-name", "shop", "--follow"},
                 new String[] {"--source-name", "shop", "--source-id", "src-1"},
                 new String[] {"--source-id", "../sources"},

@@ -17,6 +17,7 @@
 //SOURCES ../scripts/Doctor.java
 //SOURCES ../scripts/AirbyteSource.java
 //SOURCES ../scripts/AirbyteConnection.java
+//SOURCES ../scripts/Fleet.java
 //SOURCES FakeAirbyte.java
 //SOURCES Fixes.java
 //SOURCES CheckWalTest.java
@@ -26,6 +27,7 @@
 //SOURCES AirbyteSourceTest.java
 //SOURCES AirbyteConnectionTest.java
 //SOURCES DoctorAirbyteTest.java
+//SOURCES FleetTest.java
 //SOURCES SetupTest.java
 //SOURCES ReplicationTest.java
 //SOURCES TeardownTest.java
@@ -82,7 +84,7 @@ class AllTests {
             CreatePublicationTest.class, CreateSlotTest.class, AirbyteSourceTest.class, SetupTest.class,
             ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class,
             SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
-            AirbyteApiTest.class, AirbyteConnectionTest.class, DoctorAirbyteTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class,
+            AirbyteApiTest.class, AirbyteConnectionTest.class, DoctorAirbyteTest.class, FleetTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class,
             NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class,
             DocsTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.15.0", "16", "16.10.0",

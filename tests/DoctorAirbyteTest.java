@@ -80,8 +80,24 @@ class DoctorAirbyteTest {
         String fix = Fixtures.fix(r, "airbyte", "slot");
         assertTrue(fix.contains("jbang doctor ") && fix.contains("--slot doctor_other"), fix);
         Fixes.Ran ran = Fixes.apply(fix, s.airbyte().db, Pg.OWNER, Pg.OWNER_PASSWORD, s.airbyte().credentials());
-        assertNull(Fixtures.finding(ran.run(), "airbyte", "slot"), "doctor now checks the slot Airbyte reads: " + ran.out());
+        assertEquals("ok", Fixtures.status(ran.run(), "airbyte", "source"), "doctor now checks the slot Airbyte reads: " + ran.out());
         assertEquals("fail", Fixtures.status(ran.run(), "airbyte check", "slot query"), "which does not exist: " + ran.out());
+    }
+
+    @Test void theHeartbeatTableSelectedIsFineAndASchemaTheSourceLeavesOutFails() throws Exception {
+        Shop s = shop();
+        Fixtures.as(s.airbyte().db, "CREATE SCHEMA sales", "CREATE TABLE sales.invoices (id int PRIMARY KEY)",
+                "CREATE TABLE public.airbyte_heartbeat (id int PRIMARY KEY, beat timestamptz)",
+                "ALTER PUBLICATION airbyte_publication ADD TABLE sales.invoices, public.airbyte_heartbeat");
+        ((com.fasterxml.jackson.databind.node.ArrayNode) s.airbyte().connections.get(s.connection()).at("/configurations/streams")).addObject()
+                .put("name", "airbyte_heartbeat").put("namespace", "public").put("syncMode", "incremental_append");
+        Pg.Run r = doctor(s);
+        assertEquals("ok", Fixtures.status(r, "airbyte", "streams"), "the heartbeat table is published: " + r.out());
+        assertEquals("fail", Fixtures.status(r, "airbyte", "schemas"), r.out());
+        String fix = Fixtures.fix(r, "airbyte", "schemas");
+        assertTrue(fix.contains("jbang airbyte-source ") && fix.contains("--workspace-id " + FakeAirbyte.WORKSPACE)
+                && fix.contains("--role " + Pg.OWNER) && fix.contains("--schema public --schema sales")
+                && fix.contains("--slot " + Fixtures.SLOT) && fix.contains("--api-url " + http.url("")), fix);
     }
 
     @Test void aFailedLastSyncIsExplainedByWhatDoctorFoundAndRiskySettingsAreWarnings() throws Exception {
@@ -96,6 +112,11 @@ class DoctorAirbyteTest {
         assertTrue(Fixtures.fix(r, "airbyte", "last sync").contains("the slot failures above"), r.out());
         assertEquals("warn", Fixtures.status(r, "airbyte", "lsn commit"), r.out());
         assertTrue(Fixtures.finding(r, "airbyte", "lost position").get("message").asText().contains("synced again in full"), r.out());
+
+        ((ObjectNode) s.airbyte().sources.get(s.source()).at("/configuration/replication_method")).put("publication", "other_publication");
+        Pg.Run other = doctor(s);
+        assertEquals("fail", Fixtures.status(other, "airbyte", "publication"), other.out());
+        assertTrue(Fixtures.fix(other, "airbyte", "last sync").contains("the source's settings above"), other.out());
     }
 
     @Test void anApiThatCannotBeReachedIsNotKnownNeverOk() throws Exception {

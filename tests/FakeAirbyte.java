@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * answered from the test database as source-postgres's stream factory does: the tables and views the source's user may
  * SELECT in the source's schemas, incremental modes only for tables with a primary key. Connections are refused as
  * Airbyte refuses them: an unknown stream, a sync mode not offered, a cursor field, '*' in a cron's seconds or minutes.
- * Every call but the token exchange needs the token.
+ * Every call but the token exchange needs the token, which expires after {@link #tokenLasts} calls.
  */
 final class FakeAirbyte {
     static final String API = "/api/public/v1", WORKSPACE = "9a1b2c3d-0000-4000-8000-00000000abcd", DESTINATION = "dest-0001";
@@ -29,13 +29,20 @@ final class FakeAirbyte {
     /** The statuses the next job goes through, one per look; the last one stays. */
     List<String> jobStatuses = List.of("pending", "running", "succeeded");
     private final Map<Long, List<String>> ahead = new LinkedHashMap<>();
+    /** How many requests a token serves before it has expired (401), as Airbyte's last minutes; the next one is another. */
+    volatile int tokenLasts = Integer.MAX_VALUE;
+    private volatile String token = FakeApi.AIRBYTE_TOKEN;
+    private volatile int uses;
     private final AtomicLong ids = new AtomicLong(1000);
 
     FakeAirbyte(FakeApi http, String db) {
         this.http = http;
         this.db = db;
-        http.on("POST " + API + "/applications/token", FakeApi.Reply.ok(Map.of("access_token", FakeApi.AIRBYTE_TOKEN,
-                "token_type", "Bearer", "expires_in", 180)));
+        http.on("POST " + API + "/applications/token", r -> {
+            token = http.requests("POST " + API + "/applications/token").size() > 1 ? FakeApi.AIRBYTE_TOKEN_RENEWED : FakeApi.AIRBYTE_TOKEN;
+            uses = 0;
+            return FakeApi.Reply.ok(Map.of("access_token", token, "token_type", "Bearer", "expires_in", 180));
+        });
         route("GET /sources", r -> FakeApi.Reply.ok(page(sources.values().stream()
                 .filter(s -> s.get("workspaceId").asText().equals(query(r, "workspaceIds"))).toList(), r)));
         route("GET /sources/*", r -> {
@@ -211,8 +218,8 @@ final class FakeAirbyte {
     /** A route of the API that answers 401 without the token the exchange gave. */
     private void route(String methodAndPath, java.util.function.Function<FakeApi.Request, FakeApi.Reply> handler) {
         String[] mp = methodAndPath.split(" ", 2);
-        http.on(mp[0] + " " + API + mp[1], r -> ("Bearer " + FakeApi.AIRBYTE_TOKEN).equals(r.header("Authorization")) ? handler.apply(r)
-                : FakeApi.Reply.json(401, Map.of("message", "Unauthorized")));
+        http.on(mp[0] + " " + API + mp[1], r -> ("Bearer " + token).equals(r.header("Authorization")) && uses++ < tokenLasts
+                ? handler.apply(r) : FakeApi.Reply.json(401, Map.of("message", "Unauthorized")));
     }
 
     private static Map<String, Object> page(List<ObjectNode> all, FakeApi.Request r) {

@@ -59,9 +59,10 @@ final class FakeApi implements AutoCloseable {
     }
 
     static final String NEON_KEY = "napi_Test0Key1Never2Printed3", AIRBYTE_CLIENT_SECRET = "abs-Client-Secret-Never-Printed",
-            AIRBYTE_TOKEN = "eyJ.test-Access-Token.Never-Printed";
+            AIRBYTE_TOKEN = "eyJ.test-Access-Token.Never-Printed", AIRBYTE_TOKEN_RENEWED = "eyJ.test-Renewed-Token.Never-Printed";
     /** Nothing any script prints may contain one of these. */
-    static final List<String> SECRETS = List.of(NEON_KEY, AIRBYTE_CLIENT_SECRET, AIRBYTE_TOKEN, Pg.OWNER_PASSWORD, Pg.READER_PASSWORD);
+    static final List<String> SECRETS = List.of(NEON_KEY, AIRBYTE_CLIENT_SECRET, AIRBYTE_TOKEN, AIRBYTE_TOKEN_RENEWED,
+            Pg.OWNER_PASSWORD, Pg.READER_PASSWORD);
 
     /** Runs a script in-process like Pg.run, and fails when a secret shows in anything it printed. */
     static Pg.Run run(Callable<?> script, Map<String, String> env, String... args) {

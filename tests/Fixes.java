@@ -26,7 +26,7 @@ final class Fixes {
             Map.entry("airbyte-source", AirbyteSource::new),
             Map.entry("airbyte-connection", AirbyteConnection::new), Map.entry("allow-airbyte-ips", AllowAirbyteIps::new),
             Map.entry("setup", Setup::new), Map.entry("doctor", Doctor::new), Map.entry("teardown", Teardown::new),
-            Map.entry("slot-status", SlotStatus::new));
+            Map.entry("slot-status", SlotStatus::new), Map.entry("fleet", Fleet::new));
 
     static final java.util.regex.Pattern SQL = java.util.regex.Pattern.compile(
             "(?i)^(SELECT|ALTER|GRANT|REVOKE|BEGIN|COMMIT|SET|CREATE|DROP|INSERT|UPDATE)\\b.*");
@@ -92,30 +92,5 @@ final class Fixes {
     }
 
     /** Words as a POSIX shell splits them: single quotes, double quotes, backslashes. */
-    static List<String> words(String line) {
-        List<String> out = new ArrayList<>();
-        StringBuilder w = null;
-        for (int i = 0; i < line.length(); i++) {
-            char ch = line.charAt(i);
-            if (Character.isWhitespace(ch)) {
-                if (w != null) out.add(w.toString());
-                w = null;
-                continue;
-            }
-            if (w == null) w = new StringBuilder();
-            if (ch == '\'') {
-                int end = line.indexOf('\'', i + 1);
-                w.append(line, i + 1, end);
-                i = end;
-            } else if (ch == '"') {
-                for (i++; line.charAt(i) != '"'; i++) {
-                    if (line.charAt(i) == '\\') i++;
-                    w.append(line.charAt(i));
-                }
-            } else if (ch == '\\') w.append(line.charAt(++i));
-            else w.append(ch);
-        }
-        if (w != null) out.add(w.toString());
-        return out;
-    }
+    static List<String> words(String line) { return Targets.words(line, "a printed command"); }
 }

@@ -2,6 +2,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -95,6 +97,12 @@ class LauncherTest {
                 for (String secret : FakeApi.SECRETS) assertFalse((r.out() + r.err()).contains(secret));
         }
 
+        Path targets = Files.createTempFile("targets", ".txt");
+        Files.writeString(targets, "shop " + url.replace(Pg.OWNER_PASSWORD, "${SHOP_PASSWORD}") + "\n");
+        Result fleet = jbang(java.util.Map.of("SHOP_PASSWORD", Pg.OWNER_PASSWORD), "fleet", "check-wal", "--targets", targets.toString());
+        assertEquals(0, fleet.exit(), fleet.out() + fleet.err());
+        assertTrue(fleet.out().lines().anyMatch(l -> l.matches("shop +0 +ok.*")), fleet.out());
+
         Result again = jbang("setup", "--url", url);
         assertEquals(0, again.exit(), again.out() + again.err());
         Result doctor = jbang("doctor", "--url", url, "--deep");
@@ -105,7 +113,7 @@ class LauncherTest {
         Result teardown = jbang("teardown", "--url", url, "--yes");
         assertEquals(0, teardown.exit(), teardown.out() + teardown.err());
         assertEquals(List.of(), Pg.column(db, "SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'airbyte_slot'"));
-        for (Result r : List.of(wal, dry, source, again, doctor, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
+        for (Result r : List.of(wal, dry, source, fleet, again, doctor, status, teardown)) assertFalse((r.out() + r.err()).contains(Pg.OWNER_PASSWORD));
 
         // The catalog is walked: an alias added to it without a run here fails this test.
         java.util.Set<String> missing = catalog();

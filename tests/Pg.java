@@ -200,7 +200,18 @@ final class Pg {
      * Every option group of the script that reads the environment (Db, the Neon and Airbyte API options, also inside
      * another group: any object with a {@code Map env}) reads this one instead; Db's password prompt reads standard input.
      */
-    private static void setEnv(Object script, Map<String, String> env) { setEnv(script, env, 2); }
+    private static void setEnv(Object script, Map<String, String> env) {
+        try { // the command's own, as fleet's
+            var own = script.getClass().getDeclaredField("env");
+            if (own.getType() == Map.class) {
+                own.setAccessible(true);
+                own.set(script, env);
+            }
+        } catch (NoSuchFieldException | IllegalAccessException none) {
+            // most commands read the environment only through their option groups
+        }
+        setEnv(script, env, 2);
+    }
 
     private static void setEnv(Object owner, Map<String, String> env, int depth) {
         for (var f : owner.getClass().getDeclaredFields()) {

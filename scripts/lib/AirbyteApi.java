@@ -72,18 +72,25 @@ final class AirbyteApi {
             http.backoffMillis = backoffMillis;
             if (id != null && secret != null) {
                 Secrets.add(secret);
-                http.explain = (status, request, message) -> status == 401 || status == 403 ? new Failure(
-                        Exit.CANNOT_CONNECT, "Airbyte refused AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (HTTP " + status
-                        + "): check them in Airbyte > Settings > Applications (and --api-url for a self-managed Airbyte)") : null;
-                Map<String, String> body = new LinkedHashMap<>();
-                body.put("client_id", id);
-                body.put("client_secret", secret);
-                body.put("grant-type", "client_credentials");
-                token = http.need(http.send("POST", "/applications/token", body), "access_token", "POST /applications/token").asText();
+                token = token(http, id, secret);
+                http.renew = () -> token(http, id, secret);
             }
             http.bearer(token);
             http.explain = AirbyteApi::explain;
             return new AirbyteApi(http);
+        }
+
+        /** POST /applications/token: an access token for the application's id and secret (it lasts minutes). */
+        private static String token(HttpJson api, String id, String secret) {
+            HttpJson http = api.anonymous();
+            http.explain = (status, request, message) -> status == 401 || status == 403 ? new Failure(
+                    Exit.CANNOT_CONNECT, "Airbyte refused AIRBYTE_CLIENT_ID / AIRBYTE_CLIENT_SECRET (HTTP " + status
+                    + "): check them in Airbyte > Settings > Applications (and --api-url for a self-managed Airbyte)") : null;
+            Map<String, String> body = new LinkedHashMap<>();
+            body.put("client_id", id);
+            body.put("client_secret", secret);
+            body.put("grant-type", "client_credentials");
+            return http.need(http.send("POST", "/applications/token", body), "access_token", "POST /applications/token").asText();
         }
 
         /** Exit 2 unless the environment has a client id and secret, or a token, and --api-url holds neither. */
@@ -162,6 +169,27 @@ final class AirbyteApi {
             throw new Failure(Exit.CANNOT_CONNECT, "Airbyte's answer to GET /streams is not a list of streams: is " + http.base
                     + " the API's address? (--api-url)");
         return streams;
+    }
+
+    /**
+     * The airbyte-source --create command that makes this source again, as it is (its name, workspace, user, slot,
+     * publication, schemas, heartbeat), with {@code schemas} in place of its own when given; the connection options
+     * are this invocation's. Its other settings (initial wait, LSN commit) go back to their defaults.
+     */
+    static String recreate(JsonNode source, String workspaceId, String apiUrl, List<String> schemas) {
+        JsonNode config = source.path("configuration"), cdc = config.path("replication_method");
+        List<String> words = new ArrayList<>(List.of("--create", "--workspace-id", source.path("workspaceId").asText(workspaceId),
+                "--name", source.path("name").asText()));
+        if (config.hasNonNull("username")) words.addAll(List.of("--role", config.get("username").asText()));
+        if (cdc.hasNonNull("replication_slot")) words.addAll(List.of("--slot", cdc.get("replication_slot").asText()));
+        if (cdc.hasNonNull("publication")) words.addAll(List.of("--publication", cdc.get("publication").asText()));
+        List<String> names = new ArrayList<>();
+        if (schemas != null) names.addAll(schemas);
+        else config.path("schemas").forEach(n -> names.add(n.asText()));
+        for (String n : names) words.addAll(List.of("--schema", n));
+        if (cdc.hasNonNull("heartbeat_action_query")) words.add("--heartbeat");
+        if (apiUrl != null) words.addAll(List.of("--api-url", apiUrl));
+        return Invocation.current().other("airbyte-source", words);
     }
 
     /** The connection's newest sync job, or null when it has none. */

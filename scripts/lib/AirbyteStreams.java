@@ -36,8 +36,8 @@ final class AirbyteStreams {
               FROM pg_publication_tables t WHERE t.pubname = ? ORDER BY 1, 2""";
 
     /**
-     * The publication's tables, without the heartbeat table ({@code [schema or null, table]}: without a schema, in any);
-     * null when there is no such publication.
+     * The publication's tables, without the heartbeat table ({@code [schema or null, table]}: without a schema, in any;
+     * null: keep it); null when there is no such publication.
      */
     static List<Table> published(Connection c, String publication, String[] heartbeat) throws SQLException {
         try (PreparedStatement exists = c.prepareStatement("SELECT 1 FROM pg_publication WHERE pubname = ?")) {
@@ -50,7 +50,7 @@ final class AirbyteStreams {
             try (var rs = ps.executeQuery()) {
                 while (rs.next()) {
                     Table t = new Table(rs.getString("schema"), rs.getString("name"), rs.getBoolean("has_key"));
-                    boolean isHeartbeat = t.name().equals(heartbeat[1]) && (heartbeat[0] == null || t.schema().equals(heartbeat[0]));
+                    boolean isHeartbeat = heartbeat != null && t.name().equals(heartbeat[1]) && (heartbeat[0] == null || t.schema().equals(heartbeat[0]));
                     if (!isHeartbeat) tables.add(t);
                 }
             }
@@ -76,8 +76,8 @@ final class AirbyteStreams {
             else if (leaveOutKeyless) leftOut.add(t);
             else {
                 fullRefresh.add(t);
-                streams.add(new Stream(t.schema(), t.name(), modes.contains("full_refresh_overwrite") || modes.isEmpty()
-                        ? "full_refresh_overwrite" : modes.get(0)));
+                streams.add(new Stream(t.schema(), t.name(), modes.contains("full_refresh_overwrite") ? "full_refresh_overwrite"
+                        : modes.stream().filter(m -> m.startsWith("full_refresh")).findFirst().orElse("full_refresh_overwrite")));
             }
         }
         return new Selection(streams, fullRefresh, leftOut, notOffered);
@@ -103,6 +103,9 @@ final class AirbyteStreams {
             throw Failure.badInput("--cron '" + raw + "' has " + f.length + " field(s), not 6 or 7" + example);
         if (!expr.matches("[0-9A-Za-z*?/,#\\- ]+"))
             throw Failure.badInput("--cron '" + raw + "' holds a character a Quartz cron does not" + example);
+        for (int i : new int[] {0, 1, 2, 4, 6})
+            if (i < f.length && f[i].contains("?"))
+                throw Failure.badInput("--cron '" + raw + "': '?' belongs in day-of-month or day-of-week only" + example);
         if (f[0].contains("*") || f[1].contains("*"))
             throw Failure.badInput("--cron '" + raw + "': Airbyte refuses '*' in the seconds or minutes field (a sync every "
                     + "second or minute)" + example);

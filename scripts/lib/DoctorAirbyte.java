@@ -29,11 +29,16 @@ final class DoctorAirbyte {
         try {
             api = access.connect();
             connection = api.connection(connectionId);
-            source = api.source(connection.path("sourceId").asText());
-            last = api.lastSync(connectionId);
         } catch (Failure e) {
             f.add(e.exit == Exit.BAD_INPUT ? Runbook.Finding.fail("connection", e.getMessage(), "give the id from the connection's URL in Airbyte")
                     : Runbook.Finding.warn("airbyte api", "not known: " + e.getMessage(), null));
+            return f;
+        }
+        try {
+            source = api.source(connection.path("sourceId").asText());
+            last = api.lastSync(connectionId);
+        } catch (Failure e) {
+            f.add(Runbook.Finding.warn("airbyte api", "not known: " + e.getMessage(), null));
             return f;
         }
         String name = connection.path("name").asText(connectionId);
@@ -44,24 +49,27 @@ final class DoctorAirbyte {
                 : Runbook.Finding.warn("connection", "\"" + name + "\" is " + connection.path("status").asText() + ": it does not sync",
                         "turn it on in Airbyte: Connections > " + name));
         JsonNode config = source.path("configuration");
-        f.addAll(source(x, config));
-        List<AirbyteStreams.Table> published = AirbyteStreams.published(x.c(), x.publication(), Input.tableName("--heartbeat-table", x.heartbeatTable()));
-        if (published != null) f.addAll(streams(x, connection, published, name));
+        f.addAll(source(x, source, access.apiUrl));
+        List<AirbyteStreams.Table> published = AirbyteStreams.published(x.c(), x.publication(), null);
+        if (published != null) {
+            f.addAll(schemas(source, published, access.apiUrl));
+            f.addAll(streams(x, connection, published, name));
+        }
         f.addAll(settings(x, config.path("replication_method")));
-        f.add(lastSync(last, name, found));
+        f.add(lastSync(last, name, found, f));
         return f;
     }
 
     /** The source reads this database, slot and publication, with CDC. */
-    static List<Runbook.Finding> source(DoctorChecks.Context x, JsonNode config) throws SQLException {
+    static List<Runbook.Finding> source(DoctorChecks.Context x, JsonNode source, String apiUrl) throws SQLException {
         List<Runbook.Finding> f = new ArrayList<>();
+        JsonNode config = source.path("configuration");
         JsonNode cdc = config.path("replication_method");
         String method = cdc.path("method").asText("");
         if (!method.equals("CDC"))
             f.add(Runbook.Finding.fail("replication", "the source reads with " + (method.isEmpty() ? "no replication method" : method)
                     + ", not CDC: it reads no changes through the slot", "in Airbyte: the source's Update Method > Read Changes using "
-                    + "Write-Ahead Log (CDC), or:  " + Invocation.current().other("airbyte-source", List.of("--create", "--slot",
-                    x.slot(), "--publication", x.publication()))));
+                    + "Write-Ahead Log (CDC), or make it again:  " + AirbyteApi.recreate(source, null, apiUrl, null)));
         String database;
         try (var st = x.c().createStatement(); var rs = st.executeQuery("SELECT current_database() AS db")) {
             rs.next();
@@ -88,6 +96,20 @@ final class DoctorAirbyte {
             f.add(Runbook.Finding.ok("source", "reads database " + database + " on " + host + " with CDC: slot " + x.slot()
                     + ", publication " + x.publication() + (config.has("schemas") ? ", schemas " + Output.few(texts(config.path("schemas"))) : "")));
         return f;
+    }
+
+    /** The source's schemas hold every published table's: Airbyte sees no table outside them. */
+    static List<Runbook.Finding> schemas(JsonNode source, List<AirbyteStreams.Table> published, String apiUrl) {
+        JsonNode listed = source.path("configuration").path("schemas");
+        if (!listed.isArray() || listed.isEmpty()) return List.of();
+        List<String> theirs = texts(listed), missing = published.stream().map(AirbyteStreams.Table::schema).distinct()
+                .filter(s -> !theirs.contains(s)).toList();
+        if (missing.isEmpty()) return List.of();
+        List<String> all = new ArrayList<>(theirs);
+        all.addAll(missing);
+        return List.of(Runbook.Finding.fail("schemas", "the source's schemas (" + String.join(", ", theirs) + ") leave out "
+                + String.join(", ", missing) + ", where published tables are: Airbyte does not see them",
+                "add them to the source:  " + AirbyteApi.recreate(source, null, apiUrl, all)));
     }
 
     /** Every selected stream must be published; published tables not selected are decoded and skipped. */
@@ -146,12 +168,18 @@ final class DoctorAirbyte {
      * The last sync; a failed one explained by the failures doctor found, with the message Airbyte's log then shows
      * (the public API gives no message).
      */
-    static Runbook.Finding lastSync(JsonNode job, String name, Map<String, List<Runbook.Finding>> found) {
+    static Runbook.Finding lastSync(JsonNode job, String name, Map<String, List<Runbook.Finding>> found, List<Runbook.Finding> airbyte) {
         if (job == null) return Runbook.Finding.ok("last sync", "none yet");
         String status = job.path("status").asText(), line = "job " + job.path("jobId").asText() + " started "
                 + job.path("startTime").asText("?") + ": " + AirbyteApi.describe(job);
         if (!List.of("failed", "incomplete", "cancelled").contains(status)) return Runbook.Finding.ok("last sync", line);
         List<String> causes = new ArrayList<>();
+        if (airbyte.stream().anyMatch(f -> f.status() == Runbook.Status.FAIL && List.of("replication", "database", "slot",
+                "publication", "host", "schemas").contains(f.check())))
+            causes.add("the source's settings above (its log: \"Expected exactly one replication slot\" or \"... publication "
+                    + "but found 0\")");
+        if (airbyte.stream().anyMatch(f -> f.check().equals("initial wait") && f.status() != Runbook.Status.OK))
+            causes.add("the short initial wait above (its log: \"Closing cause next is returned as null\", 0 records)");
         if (failed(found, "slot")) causes.add("the slot failures above (its log: \"Saved offset no longer present\" or "
                 + "\"Expected exactly one replication slot\")");
         if (failed(found, "publication") || failed(found, "replica identity")) causes.add("the publication failures above "

@@ -35,6 +35,10 @@ final class HttpJson {
     int attempts = 6;
     long backoffMillis = 1000;
     Explain explain = (status, request, message) -> null;
+    /** A new bearer token when the one in use has expired (HTTP 401), or null: Airbyte's tokens last minutes. */
+    java.util.function.Supplier<String> renew;
+    /** Gateway errors a GET may be sent again after: it changes nothing. */
+    private static final Set<Integer> GATEWAY = Set.of(502, 503, 504);
 
     /**
      * @param service   "Neon API", for messages
@@ -54,6 +58,14 @@ final class HttpJson {
                 .followRedirects(HttpClient.Redirect.NEVER).build();
     }
 
+    /** The same API, timeout and retries, without a token: for the call that gets one. */
+    HttpJson anonymous() {
+        HttpJson h = new HttpJson(service, base, where, (int) timeout.toSeconds(), retryable);
+        h.attempts = attempts;
+        h.backoffMillis = backoffMillis;
+        return h;
+    }
+
     /** Sends {@code Authorization: Bearer token} from now on; the token is a secret. */
     void bearer(String token) {
         // The JDK would name a header value it refuses in its exception message: refuse it here, without showing it.
@@ -71,12 +83,13 @@ final class HttpJson {
     JsonNode send(String method, String path, Object body) {
         String request = method + " " + path.replaceFirst("\\?.*", "");
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(timeout).header("Accept", "application/json");
-        if (bearer != null) b.header("Authorization", "Bearer " + bearer);
         if (body == null) b.method(method, HttpRequest.BodyPublishers.noBody());
         else b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofByteArray(bytes(body)));
-        HttpRequest req = b.build();
         long pause = backoffMillis;
+        boolean renewed = false;
         for (int attempt = 1; ; attempt++) {
+            if (bearer != null) b.setHeader("Authorization", "Bearer " + bearer);
+            HttpRequest req = b.build();
             HttpResponse<String> r;
             try {
                 r = client.send(req, HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
@@ -93,7 +106,13 @@ final class HttpJson {
             }
             int status = r.statusCode();
             if (status >= 200 && status < 300) return parse(r, request);
-            if (retryable.contains(status) && attempt < attempts) {
+            if (status == 401 && renew != null && !renewed) { // expired while a long run went on: a new token, once
+                renewed = true;
+                bearer(renew.get());
+                attempt--;
+                continue;
+            }
+            if ((retryable.contains(status) || method.equals("GET") && GATEWAY.contains(status)) && attempt < attempts) {
                 Progress.line(service + " answered HTTP " + status + " to " + request + "; retrying in " + pause + " ms ("
                         + attempt + " of " + (attempts - 1) + " retries)");
                 sleep(pause);

@@ -45,6 +45,7 @@ final class Interrupts {
      */
     static void install(String command) {
         Thread main = Thread.currentThread();
+        installedBy = main;
         try {
             Class<?> signal = Class.forName("sun.misc.Signal"), handler = Class.forName("sun.misc.SignalHandler");
             Object stopper = java.lang.reflect.Proxy.newProxyInstance(handler.getClassLoader(), new Class<?>[] {handler},
@@ -66,8 +67,15 @@ final class Interrupts {
         }
     }
 
-    /** The command's work is over, whatever its outcome. After an interrupt the handler decides the exit. */
+    /** The thread that installed the handler: the command's own, whose end is the one the handler waits for. */
+    private static volatile Thread installedBy;
+
+    /**
+     * The command's work is over, whatever its outcome. After an interrupt the handler decides the exit. A command
+     * that fleet runs on another thread is part of the fleet's work, not the end of it.
+     */
     static void finished() {
+        if (installedBy != null && Thread.currentThread() != installedBy) return;
         FINISHED.countDown();
         if (requested) while (true) java.util.concurrent.locks.LockSupport.park();
     }

@@ -21,12 +21,17 @@ record Invocation(String command, List<String> args) {
     static final Set<String> CONNECTION = Set.of("--url", "--host", "-p", "--port", "-d", "--dbname", "-U", "--username",
             "--password", "--sslmode", "--connect-timeout", "--wait");
 
-    /** What the running command was given (set once picocli has parsed it); empty before. */
-    private static volatile Invocation current = new Invocation("", List.of());
+    /**
+     * What the running command was given (set once picocli has parsed it); empty before. Per thread: fleet runs many
+     * commands at once, each printing its own fixes.
+     */
+    private static final InheritableThreadLocal<Invocation> CURRENT = new InheritableThreadLocal<>() {
+        @Override protected Invocation initialValue() { return new Invocation("", List.of()); }
+    };
 
-    static Invocation current() { return current; }
+    static Invocation current() { return CURRENT.get(); }
 
-    static void started(String command, List<String> originalArgs) { current = new Invocation(command, sanitized(originalArgs)); }
+    static void started(String command, List<String> originalArgs) { CURRENT.set(new Invocation(command, sanitized(originalArgs))); }
 
     /** This command again, with {@code extra} words at the end. */
     String again(String... extra) {

@@ -2,7 +2,9 @@
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -120,12 +122,9 @@ final class NeonApi {
         return http.need(http.send("PATCH", path, body), "project", "PATCH " + path);
     }
 
-    /**
-     * The project that has the endpoint: lists the key's projects (pages of 400), then each one's endpoints.
-     * Exit 2 when none has it.
-     */
-    String projectOf(String endpointId) {
-        int seen = 0;
+    /** Every project the key can see (GET /projects, pages of 400); {@code orElse} says how to do without the list. */
+    List<JsonNode> projects(String orElse) {
+        List<JsonNode> all = new ArrayList<>();
         String cursor = null;
         while (true) {
             JsonNode page;
@@ -133,26 +132,48 @@ final class NeonApi {
                 page = http.send("GET", "/projects?limit=400" + (cursor == null ? "" : "&cursor=" + HttpJson.enc(cursor)), null);
             } catch (Failure f) { // e.g. 400 "org_id is required" for a personal key in an organization
                 if (f.exit != Exit.REFUSED) throw f;
-                throw new Failure(f.exit, f.getMessage() + " - or give --project-id (Neon console > your project > Settings)");
+                throw new Failure(f.exit, f.getMessage() + " - or " + orElse);
             }
             JsonNode projects = http.need(page, "projects", "GET /projects");
-            if (seen == 0) Progress.line("looking for the Neon project of endpoint " + endpointId + " ...");
-            for (JsonNode p : projects) {
-                seen++;
-                String id = p.path("id").asText();
-                for (JsonNode e : http.send("GET", projectPath(id) + "/endpoints", null).path("endpoints"))
-                    if (endpointId.equals(e.path("id").asText())) {
-                        Progress.line("endpoint " + endpointId + " belongs to project " + id + " (" + p.path("name").asText(id) + ")");
-                        return id;
-                    }
-            }
+            projects.forEach(all::add);
             String next = page.path("pagination").path("cursor").asText(null);
-            if (projects.size() < 400 || next == null || next.isEmpty() || next.equals(cursor)) break;
+            if (projects.size() < 400 || next == null || next.isEmpty() || next.equals(cursor)) return all;
             cursor = next;
         }
-        throw Failure.badInput("none of the " + seen + " Neon project(s) NEON_API_KEY can see has endpoint " + endpointId
+    }
+
+    /**
+     * The project that has the endpoint: lists the key's projects, then each one's endpoints. Exit 2 when none has it.
+     */
+    String projectOf(String endpointId) {
+        List<JsonNode> projects = projects("give --project-id (Neon console > your project > Settings)");
+        Progress.line("looking for the Neon project of endpoint " + endpointId + " ...");
+        for (JsonNode p : projects) {
+            String id = p.path("id").asText();
+            for (JsonNode e : http.send("GET", projectPath(id) + "/endpoints", null).path("endpoints"))
+                if (endpointId.equals(e.path("id").asText())) {
+                    Progress.line("endpoint " + endpointId + " belongs to project " + id + " (" + p.path("name").asText(id) + ")");
+                    return id;
+                }
+        }
+        throw Failure.badInput("none of the " + projects.size() + " Neon project(s) NEON_API_KEY can see has endpoint " + endpointId
                 + ": give --project-id (Neon console > your project > Settings > General), or use a key of the "
                 + "organization that owns the project");
+    }
+
+    /**
+     * The connection string of a database of the project's default branch, through its read-write compute
+     * (GET /projects/{id}/connection_uri). It holds the role's password: registered as a secret before it goes anywhere.
+     */
+    String connectionUri(String projectId, String database, String role) {
+        String path = projectPath(projectId) + "/connection_uri?database_name=" + HttpJson.enc(database) + "&role_name=" + HttpJson.enc(role);
+        String uri = http.need(http.send("GET", path, null), "uri", "GET " + projectPath(projectId) + "/connection_uri").asText();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^[a-z]+://[^:/@]*:([^@]*)@").matcher(uri);
+        if (m.find()) {
+            Secrets.add(m.group(1));
+            Secrets.add(java.net.URLDecoder.decode(m.group(1), java.nio.charset.StandardCharsets.UTF_8));
+        }
+        return uri;
     }
 
     private static final Pattern OPTIONS_ENDPOINT = Pattern.compile("(?:^|\\s)endpoint=([A-Za-z0-9-]+)");
