@@ -206,7 +206,8 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         String command = x.commands().step(s.name());
         boolean publishes = a.plan().statements().stream().anyMatch(q -> q.text().matches("(?s)(CREATE|ALTER) PUBLICATION .*"));
         if (!a.plan().isEmpty() && !failureShown && (!a.failed() || publishes)) add(report, group, List.of(Runbook.Finding.fail(
-                s.name(), "not done: run  " + command, !a.failed() ? a.plan().script().strip()
+                s.name(), a.failed() ? "not done: the publication lacks asked tables or options (the command below adds them)"
+                        : "not done: run  " + command, !a.failed() ? a.plan().script().strip()
                         : "log whole old rows of the tables without a primary key, and publish:  "
                         + x.commands().step(s.name(), "--replica-identity", "full")
                         + "\nor, after the replica identity fix below:  " + command)));

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -26,7 +27,7 @@ import picocli.CommandLine.Unmatched;
                 + "failure never stops or changes the others. Prints one line per target (exit code, verdict, the first "
                 + "failing finding or the error) and a total; with --json, each target's own JSON. Exit 0 when every "
                 + "target is 0, else 1.",
-                "Targets: --targets FILE, one a line: NAME URL [options for that target] (# comments; ${VAR} from the "
+                "Targets: --targets FILE, one a line: NAME URL [options for that target] (# comments; $${VAR} from the "
                 + "environment, so passwords stay out of the file; a target's options replace the shared ones), or "
                 + "--neon-projects all|ID,... with --role and --database: each project's default branch through its "
                 + "read-write compute, the connection string from Neon's API (NEON_API_KEY).",
@@ -38,17 +39,19 @@ import picocli.CommandLine.Unmatched;
                 "  NEON_API_KEY=... jbang fleet check-wal --neon-projects all --role alex --database neondb",
                 "%nA targets file:",
                 "  # NAME  URL                                                          options for this one",
-                "  db07    postgresql://alex:${DB07_PASSWORD}@ep-a-1.us-east-2.aws.neon.tech/neondb   --slot slot_db07",
-                "  db08    postgresql://alex:${DB08_PASSWORD}@ep-b-2.us-east-2.aws.neon.tech/neondb"})
+                "  db07    postgresql://alex:$${DB07_PASSWORD}@ep-a-1.us-east-2.aws.neon.tech/neondb   --slot slot_db07",
+                "  db08    postgresql://alex:$${DB08_PASSWORD}@ep-b-2.us-east-2.aws.neon.tech/neondb"})
 class Fleet implements Callable<Exit>, Exit.Documented {
     static final String DESCRIPTION = "Run check-wal, doctor, setup, slot-status or teardown on many databases at once, in "
             + "one JVM: one table (or JSON, or Prometheus metrics) for all of them";
 
     public Map<Exit, String> exitCodes() {
         return Map.of(Exit.OK, "every target's exit code was 0",
-                Exit.NOT_READY, "at least one target's was not (each one's is in the table and the JSON)",
-                Exit.BAD_INPUT, "bad input: the command, an option, a line of the targets file, a ${VAR} not set; nothing ran",
+                Exit.NOT_READY, "at least one target's was not (each one's is in the table and the JSON); with --format prometheus: "
+                        + "a target could not be read",
+                Exit.BAD_INPUT, "bad input (also when every target refused the same option): the command, an option, a line of the targets file, a $${VAR} not set; nothing ran",
                 Exit.CANNOT_CONNECT, "with --neon-projects: Neon's API unreachable, or the key refused",
+                Exit.REFUSED, "not used: each target's own code is in the table",
                 Exit.INTERRUPTED, "interrupted (Ctrl-C, SIGTERM): every target's statement was cancelled on the server");
     }
 
@@ -62,8 +65,8 @@ class Fleet implements Callable<Exit>, Exit.Documented {
     @Option(names = "--targets", paramLabel = "FILE", description = "The targets, one a line: NAME URL [options].") Path targetsFile;
     @Option(names = "--neon-projects", paramLabel = "all|ID,...", description = "The targets are Neon projects (NEON_API_KEY): "
             + "every one the key sees, or those listed.") String neonProjects;
-    @Option(names = "--database", paramLabel = "NAME", defaultValue = "neondb", description = "With --neon-projects: the "
-            + "database (default: ${DEFAULT-VALUE}).") String database = "neondb";
+    @Option(names = "--database", paramLabel = "NAME", description = "With --neon-projects: the database (default: neondb).")
+    String database;
     @Option(names = "--role", paramLabel = "ROLE", description = "With --neon-projects: the role to connect as. doctor, setup "
             + "and teardown get it too (the role Airbyte connects as).") String role;
     @Option(names = "--parallel", paramLabel = "N", defaultValue = "8", description = "Targets at once (default: ${DEFAULT-VALUE}).")
@@ -97,40 +100,87 @@ class Fleet implements Callable<Exit>, Exit.Documented {
         if (metrics && json) throw Failure.badInput("--format prometheus does not go with --json");
         if (command.equals("teardown") && !shared.contains("--yes"))
             throw Failure.badInput("fleet teardown drops slots and publications on every target without asking: add --yes");
-        for (String own : List.of("--url", "--json", "--format", "--watch", "--password"))
-            if (shared.stream().anyMatch(a -> a.equals(own) || a.startsWith(own + "=")))
-                throw Failure.badInput(own + " is fleet's to give: " + (own.equals("--url") || own.equals("--password")
-                        ? "each target's URL is in the targets file (its password as ${VAR})" : "remove it"));
-        if ((targetsFile == null) == (neonProjects == null)) throw Failure.badInput("give the targets: --targets FILE or --neon-projects all|ID,...");
+        String taken = taken(shared);
+        if (taken != null) throw Failure.badInput(taken);
+        if (targetsFile != null && neonProjects != null) throw Failure.badInput("give the targets one way: --targets FILE or --neon-projects, not both");
+        if (targetsFile == null && neonProjects == null) throw Failure.badInput("give the targets: --targets FILE or --neon-projects all|ID,...");
         if (neonProjects != null && role == null) throw Failure.badInput("--neon-projects needs --role: the role to connect as");
+        if (neonProjects == null && database != null) throw Failure.badInput("--database goes with --neon-projects: with --targets each URL names its database");
+        validateShared();
 
         List<Targets.Target> targets;
         if (targetsFile != null) targets = Targets.read(targetsFile, env);
         else {
             neon.env = env;
-            targets = Targets.neon(neon.api(), neonProjects, database, role);
+            targets = Targets.neon(neon.api(), neonProjects, database == null ? "neondb" : database, role);
         }
         List<List<String>> args = new ArrayList<>();
-        for (Targets.Target t : targets) args.add(arguments(t));
+        List<String> skipped = new ArrayList<>();
+        for (Targets.Target t : targets) args.add(arguments(t, skipped));
+        skipped.forEach(Progress::line);
 
         List<Result> results = runAll(targets, args);
+        if (results.stream().allMatch(r -> r.exit() == Exit.BAD_INPUT.code) && results.stream().map(Result::error).distinct().count() == 1)
+            throw Failure.badInput(results.get(0).error() + " (every target refused it)");
         if (metrics) {
             List<SlotMetrics.Scrape> scrapes = new ArrayList<>();
-            for (Result r : results) scrapes.add(new SlotMetrics.Scrape(r.target().name(), r.json() != null && r.exit() <= 1,
-                    r.json() == null ? null : r.json().path("slots")));
+            for (Result r : results) {
+                boolean read = r.json() != null && r.exit() <= 1;
+                if (!read) Progress.line("fleet: " + r.target().name() + ": " + detail(r));
+                scrapes.add(new SlotMetrics.Scrape(r.target().name(), read, r.json() == null ? null : r.json().path("slots")));
+            }
             System.out.print(SlotMetrics.text(scrapes));
-        } else if (json) System.out.println(json(results));
+            return scrapes.stream().allMatch(SlotMetrics.Scrape::success) ? Exit.OK : Exit.NOT_READY;
+        }
+        if (json) System.out.println(json(results));
         else System.out.print(table(results));
         return results.stream().allMatch(r -> r.exit() == 0) ? Exit.OK : Exit.NOT_READY;
+    }
+
+    /**
+     * Options fleet gives itself (the URL, --json, --format) or that would send a target elsewhere than its URL says:
+     * the first one found, as an error line; null when none.
+     */
+    static String taken(List<String> words) {
+        for (String a : words) {
+            String name = a.replaceFirst("=.*", "");
+            if (List.of("--url", "--password").contains(name))
+                return name + " is the targets': each one's URL is in the targets file, its password as ${VAR} (or from Neon's API)";
+            if (List.of("--host", "-p", "--port", "-d", "--dbname", "-U", "--username").contains(name))
+                return name + " would send every target to the same place: each target's URL says where it is";
+            if (List.of("--json", "--format", "--watch").contains(name)) return name + " is fleet's to give: remove it";
+        }
+        return null;
+    }
+
+    /** The shared options alone, parsed for the command: a bad one is said once, not for each target. */
+    private void validateShared() {
+        try {
+            new CommandLine(COMMANDS.get(command).get()).parseArgs(shared.toArray(String[]::new));
+        } catch (CommandLine.ParameterException e) {
+            throw Failure.badInput(Secrets.hideUrlPasswords(e.getMessage()) + " (an option given to every " + command + ")");
+        }
     }
 
     /**
      * The command line of a target: the shared options with the target's replacing those of the same name, then its
      * URL and --json; parsed here, so that a bad option is bad input before anything runs.
      */
-    List<String> arguments(Targets.Target t) {
+    List<String> arguments(Targets.Target t, List<String> skipped) {
         CommandLine.Model.CommandSpec spec = new CommandLine(COMMANDS.get(command).get()).getCommandSpec();
-        List<String> mine = new ArrayList<>(t.options());
+        String taken = taken(t.options());
+        if (taken != null) throw Failure.badInput(t.where() + " (" + t.name() + "): " + taken);
+        // A targets file serves every command: an option of the file that this command does not have, but another
+        // command of fleet's does, is left out; one that none has is a typo, and bad input.
+        List<String> mine = new ArrayList<>();
+        for (int i = 0; i < t.options().size(); i++) {
+            String a = t.options().get(i), name = a.replaceFirst("=.*", "");
+            boolean elsewhere = anyCommandsOption().contains(name);
+            if (!a.startsWith("-") || spec.findOption(name) != null || !elsewhere) { mine.add(a); continue; }
+            boolean value = !a.contains("=") && i + 1 < t.options().size() && !t.options().get(i + 1).startsWith("-");
+            skipped.add("fleet: " + t.name() + ": " + a + (value ? " " + t.options().get(i + 1) : "") + " is not an option of " + command + ": left out");
+            if (value) i++;
+        }
         if (role != null && spec.findOption("--role") != null && !mine.contains("--role")) mine.addAll(List.of("--role", role));
         List<String> own = new ArrayList<>();
         for (String a : mine) if (a.startsWith("--")) own.add(a.replaceFirst("=.*", ""));
@@ -151,6 +201,17 @@ class Fleet implements Callable<Exit>, Exit.Documented {
             throw Failure.badInput(t.where() + " (" + t.name() + "): " + Secrets.hideUrlPasswords(e.getMessage()));
         }
         return all;
+    }
+
+    private Set<String> options;
+
+    /** Every option name of every command fleet runs. */
+    private Set<String> anyCommandsOption() {
+        if (options == null) {
+            options = new java.util.HashSet<>();
+            for (var c : COMMANDS.values()) options.addAll(new CommandLine(c.get()).getCommandSpec().optionsMap().keySet());
+        }
+        return options;
     }
 
     /** Every target, at most --parallel at once, each printing into its own buffers; a line on stderr as they end. */
@@ -198,6 +259,8 @@ class Fleet implements Callable<Exit>, Exit.Documented {
             d.env = env;
             d.prompt = prompt -> null; // a password goes in the URL, as ${VAR}
         }
+        Interrupts.scope(t.name()); // what it commits is named with the target in the line Ctrl-C prints
+        Invocation.hiding("--json"); // fleet's own, not for the fixes a person pastes
         try {
             Captured.Run r = Captured.run(() -> cl.execute(args.toArray(String[]::new)));
             JsonNode json = null;
@@ -210,6 +273,9 @@ class Fleet implements Callable<Exit>, Exit.Documented {
             return new Result(t, r.exit(), json, Secrets.redact(error.replaceFirst("^" + command + ": ", "")));
         } catch (Exception e) {
             return new Result(t, Exit.BUG.code, null, Secrets.redact("unexpected error: " + e));
+        } finally {
+            Interrupts.scope(null);
+            Invocation.hiding();
         }
     }
 
@@ -250,7 +316,8 @@ class Fleet implements Callable<Exit>, Exit.Documented {
                     for (JsonNode f : step.path("findings"))
                         if (f.path("status").asText().equals(status)) {
                             String line = step.path("step").asText() + "/" + f.path("check").asText() + ": " + f.path("message").asText();
-                            return (status.equals("warn") ? "(warn) " : "") + (line.length() > 160 ? line.substring(0, 157) + "..." : line);
+                            return (status.equals("warn") ? "(warn) " : "") + (line.length() > 160
+                                    ? line.substring(0, 140) + "... (--json has it whole)" : line);
                         }
         return r.error();
     }

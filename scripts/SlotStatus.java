@@ -122,7 +122,7 @@ class SlotStatus implements Callable<Exit> {
         String target = db.target().host + "/" + db.target().database;
         List<Map<String, Object>> data = new ArrayList<>();
         try (Connection c = db.connect()) {
-            look(c, threshold, data);
+            look(c, threshold, data, false);
         } catch (Failure | SQLException e) {
             if (e instanceof Failure f && f.exit == Exit.BAD_INPUT) throw f;
             System.out.print(SlotMetrics.text(List.of(new SlotMetrics.Scrape(target, false, null))));
@@ -135,7 +135,7 @@ class SlotStatus implements Callable<Exit> {
     /** One look at the slots: prints one screen per slot, returns 1 when any of them warns. */
     Exit refresh(Connection c, long threshold) throws SQLException {
         List<Map<String, Object>> data = new ArrayList<>();
-        List<Runbook.Outcome> screens = look(c, threshold, data);
+        List<Runbook.Outcome> screens = look(c, threshold, data, true);
         Map<String, Object> extra = new LinkedHashMap<>();
         if (out.json) {
             extra.put("warnAtBytes", threshold);
@@ -145,8 +145,11 @@ class SlotStatus implements Callable<Exit> {
         return screens.stream().anyMatch(o -> o.exit() != Exit.OK) ? Exit.NOT_READY : Exit.OK;
     }
 
-    /** The slots' screens; their numbers go into {@code data}. */
-    private List<Runbook.Outcome> look(Connection c, long threshold, List<Map<String, Object>> data) throws SQLException {
+    /**
+     * The slots' screens; their numbers go into {@code data}. A --slot that is not there is bad input when {@code strict},
+     * else no data (the metrics say there is no such slot).
+     */
+    private List<Runbook.Outcome> look(Connection c, long threshold, List<Map<String, Object>> data, boolean strict) throws SQLException {
         List<Runbook.Outcome> screens = new ArrayList<>();
         List<String> here = new ArrayList<>();
         String database = null, elsewhere = null;
@@ -169,7 +172,7 @@ class SlotStatus implements Callable<Exit> {
                 screens.add(screen(d, threshold, neon, rs.getString("me")));
             }
         }
-        if (slot != null && screens.isEmpty())
+        if (slot != null && screens.isEmpty() && strict)
             throw Failure.badInput("--slot " + slot + (elsewhere != null ? " " + elsewhere : " does not exist in database "
                     + database) + "; logical slots here: " + (here.isEmpty() ? "none (jbang create-slot makes one)" : String.join(", ", here)));
         if (screens.isEmpty())

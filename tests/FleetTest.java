@@ -91,7 +91,7 @@ class FleetTest {
         Path missingVar = targets("a " + url(db), "b postgresql://alex:${NOT_SET_ANYWHERE}@localhost/x");
         Pg.Run r = fleet(ENV, "setup", "--targets", missingVar.toString());
         assertEquals(2, r.exit(), r.all());
-        assertEquals("fleet: databases.txt line 4: ${NOT_SET_ANYWHERE} is not set: export it, or write the value", r.err().strip());
+        assertEquals("fleet: databases.txt line 4: ${NOT_SET_ANYWHERE} is not set: export it (its value goes into the line as it is)", r.err().strip());
         Path badOption = targets("a " + url(db) + " --no-such-option");
         assertEquals(2, fleet(ENV, "setup", "--targets", badOption.toString()).exit());
         Path ok = targets("a " + url(db));
@@ -99,12 +99,40 @@ class FleetTest {
                 new String[] {"vacuum", "--targets", ok.toString()},
                 new String[] {"doctor", "--targets", ok.toString(), "--url", Pg.url(db)},
                 new String[] {"doctor", "--targets", ok.toString(), "--format", "prometheus"},
+                new String[] {"doctor", "--targets", ok.toString(), "--dbname", "postgres"},
+                new String[] {"doctor", "--targets", ok.toString(), "-U", "postgres"},
+                new String[] {"doctor", "--targets", ok.toString(), "--neon-projects", "all"},
+                new String[] {"doctor", "--targets", ok.toString(), "--database", "x"},
+                new String[] {"doctor", "--targets", ok.toString(), "--slot"},
+                new String[] {"slot-status", "--targets", ok.toString(), "--warn-at", "5XB"},
+                new String[] {"doctor", "--targets", targets("a " + url(db) + " --port 5433").toString()},
                 new String[] {"doctor"})) {
             Pg.Run bad1 = fleet(ENV, bad);
             assertEquals(2, bad1.exit(), String.join(" ", bad) + ": " + bad1.all());
             assertEquals(1, bad1.err().strip().lines().count(), bad1.err());
         }
         assertEquals(before, Pg.catalog(db), "nothing ran");
+    }
+
+    @Test void aTargetsFileServesEveryCommandItsOptionsLeftOutWhereTheCommandHasNone() throws Exception {
+        String db = ready("fleet_any");
+        Path f = targets("a " + url(db) + " --slot fleet_any --schema public");
+        Pg.Run r = fleet(ENV, "check-wal", "--targets", f.toString());
+        assertEquals(0, r.exit(), r.all());
+        assertTrue(r.err().contains("fleet: a: --slot fleet_any is not an option of check-wal: left out"), r.err());
+        assertEquals(0, fleet(ENV, "slot-status", "--targets", f.toString(), "--format", "prometheus").exit(),
+                "every target read: 0, however its slots look");
+    }
+
+    @Test void theHelpShowsTheTargetsFilesVariablesAsWrittenNeverTheirValues() {
+        System.setProperty("DB07_PASSWORD", "value-of-a-variable");
+        try {
+            String help = Pg.run(new Fleet(), "--help").out();
+            assertTrue(help.contains("alex:${DB07_PASSWORD}@ep-a-1") && help.contains("(# comments; ${VAR} from"), help);
+            assertFalse(help.contains("value-of-a-variable") || help.contains("null"), help);
+        } finally {
+            System.clearProperty("DB07_PASSWORD");
+        }
     }
 
     @Test void slotStatusGivesPrometheusMetricsPerTargetAndAScrapeSuccessForEach() throws Exception {
@@ -116,6 +144,8 @@ class FleetTest {
         Map<String, Double> samples = exposition(r.out());
         assertEquals(1.0, samples.get("cdc_scrape_success{target=\"a\"}"));
         assertEquals(0.0, samples.get("cdc_scrape_success{target=\"gone\"}"));
+        assertEquals(1.0, samples.get("cdc_slots{target=\"a\"}"));
+        assertTrue(r.err().contains("fleet: gone: cannot connect to "), "the unread target's error: " + r.err());
         assertEquals(0.0, samples.get("cdc_slot_active{database=\"" + b + "\",slot=\"fleet_metrics_b\",target=\"b\"}"));
         assertEquals(1.0, samples.get("cdc_slot_wal_status{database=\"" + a + "\",slot=\"fleet_metrics_a\",target=\"a\",wal_status=\"reserved\"}"));
         double retained = samples.get("cdc_slot_wal_retained_bytes{database=\"" + a + "\",slot=\"fleet_metrics_a\",target=\"a\"}");
@@ -134,6 +164,9 @@ class FleetTest {
         assertEquals(0, r.exit(), r.all());
         Map<String, Double> samples = exposition(r.out());
         assertEquals(0.0, samples.get("cdc_slot_active{database=\"fleet \\\"odd\\\\name\",slot=\"fleet_odd\",target=\"localhost/fleet \\\"odd\\\\name\"}"), r.out());
+        Pg.Run none = Pg.run(new SlotStatus(), "--url", url, "--format", "prometheus", "--slot", "fleet_gone");
+        assertEquals(0, none.exit(), "a slot that is not there is what the metrics say, as Neon's dropping one: " + none.all());
+        assertEquals(0.0, exposition(none.out()).get("cdc_slots{target=\"localhost/fleet \\\"odd\\\\name\"}"), none.out());
         Pg.sql(odd, "SELECT pg_drop_replication_slot('fleet_odd')");
         Pg.sql("postgres", "DROP DATABASE \"fleet \"\"odd\\name\"");
     }

@@ -31,8 +31,16 @@ final class Interrupts {
         return c;
     }
 
+    /** Whose work this thread does, when a command runs for one of several targets (fleet). */
+    private static final InheritableThreadLocal<String> SCOPE = new InheritableThreadLocal<>();
+
+    static void scope(String target) {
+        if (target == null) SCOPE.remove();
+        else SCOPE.set(target);
+    }
+
     /** Something that stays whatever happens next (a commit, an API call that was answered), for the last line. */
-    static void committed(String what) { COMMITTED.add(what); }
+    static void committed(String what) { COMMITTED.add(SCOPE.get() == null ? what : SCOPE.get() + ": " + what); }
 
     static boolean requested() { return requested; }
 

@@ -31,7 +31,16 @@ record Invocation(String command, List<String> args) {
 
     static Invocation current() { return CURRENT.get(); }
 
-    static void started(String command, List<String> originalArgs) { CURRENT.set(new Invocation(command, sanitized(originalArgs))); }
+    static void started(String command, List<String> originalArgs) {
+        List<String> args = new ArrayList<>(originalArgs);
+        args.removeAll(HIDDEN.get());
+        CURRENT.set(new Invocation(command, sanitized(args)));
+    }
+
+    /** Flags this thread's runner gave the command for itself (fleet's --json): left out of the commands it prints. */
+    private static final ThreadLocal<List<String>> HIDDEN = ThreadLocal.withInitial(List::of);
+
+    static void hiding(String... flags) { HIDDEN.set(List.of(flags)); }
 
     /** This command again, with {@code extra} words at the end. */
     String again(String... extra) {

@@ -47,11 +47,14 @@ final class SlotMetrics {
         for (Gauge g : GAUGES) families.put(g.name(), GaugeSnapshot.builder().name(g.name()).help(g.help()));
         GaugeSnapshot.Builder status = GaugeSnapshot.builder().name("cdc_slot_wal_status")
                 .help("1 for the slot's wal_status (reserved, extended, unreserved; lost: its WAL is gone and the consumer must start over)");
+        GaugeSnapshot.Builder count = GaugeSnapshot.builder().name("cdc_slots")
+                .help("Logical slots read for the target (the one asked with --slot, or all of its database's): 0 when there is none, as after Neon dropped one");
         GaugeSnapshot.Builder success = GaugeSnapshot.builder().name("cdc_scrape_success")
                 .help("1 when the target's slots could be read, 0 when not (it could not be reached, or refused)");
         for (Scrape s : scrapes) {
             success.dataPoint(point(1.0, Labels.of("target", s.target())).value(s.success() ? 1 : 0).build());
             if (!s.success()) continue;
+            count.dataPoint(point(s.slots().size(), Labels.of("target", s.target())).build());
             for (JsonNode slot : s.slots()) {
                 Labels labels = Labels.of("database", slot.path("database").asText(), "slot", slot.path("slot").asText(), "target", s.target());
                 for (Gauge g : GAUGES) {
@@ -65,6 +68,7 @@ final class SlotMetrics {
         List<io.prometheus.metrics.model.snapshots.MetricSnapshot> all = new ArrayList<>();
         families.values().forEach(b -> all.add(b.build()));
         all.add(status.build());
+        all.add(count.build());
         all.add(success.build());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {

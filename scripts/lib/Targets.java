@@ -54,7 +54,7 @@ final class Targets {
         StringBuilder b = new StringBuilder();
         while (m.find()) {
             String value = env.get(m.group(1));
-            if (value == null) throw Failure.badInput(where + ": ${" + m.group(1) + "} is not set: export it, or write the value");
+            if (value == null) throw Failure.badInput(where + ": ${" + m.group(1) + "} is not set: export it (its value goes into the line as it is)");
             m.appendReplacement(b, Matcher.quoteReplacement(value));
         }
         return m.appendTail(b).toString();
