@@ -59,7 +59,7 @@ class AllowAirbyteIps implements Callable<Exit>, Exit.Documented {
         JsonNode p = api.project(project);
         String named = project + " (" + p.path("name").asText(project) + ")";
         JsonNode allowed = p.path("settings").path("allowed_ips");
-        List<String> before = texts(allowed.path("ips"));
+        List<String> before = HttpJson.texts(allowed.path("ips"));
         boolean protectedOnly = allowed.path("protected_branches_only").asBoolean(false);
         List<String> missing = airbyte.stream().filter(ip -> !covered(ip, before)).toList();
 
@@ -96,7 +96,7 @@ class AllowAirbyteIps implements Callable<Exit>, Exit.Documented {
         JsonNode saved = api.patchProject(project, body).path("settings").path("allowed_ips");
         Interrupts.committed("the allowlist of project " + named + " was written with Airbyte's addresses");
         if (saved.isMissingNode()) saved = api.project(project).path("settings").path("allowed_ips");
-        List<String> now = texts(saved.path("ips"));
+        List<String> now = HttpJson.texts(saved.path("ips"));
         List<String> absent = after.stream().filter(ip -> !now.contains(ip)).toList();
         if (!absent.isEmpty()) {
             f.add(Runbook.Finding.fail("after", "Neon's allowlist now lacks " + String.join(", ", absent) + ": " + list(now),
@@ -124,11 +124,6 @@ class AllowAirbyteIps implements Callable<Exit>, Exit.Documented {
 
     private static String list(List<String> ips) { return ips.size() + " address(es): " + String.join(", ", ips); }
 
-    private static List<String> texts(JsonNode array) {
-        List<String> l = new ArrayList<>();
-        for (JsonNode n : array) l.add(n.asText());
-        return l;
-    }
 
     /** Whether an entry of the list already admits the address (or block): equal, or inside an IPv4 range or CIDR. */
     static boolean covered(String ip, List<String> entries) {

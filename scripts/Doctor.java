@@ -204,7 +204,7 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         // that is said too, as commands only (its SQL could publish a table whose UPDATEs then fail): first the one that
         // also gives the tables without a primary key REPLICA IDENTITY FULL, as the replica identity fix's first way does.
         String command = x.commands().step(s.name());
-        boolean publishes = a.plan().statements().stream().anyMatch(q -> q.text().matches("(?s)(CREATE|ALTER) PUBLICATION .*"));
+        boolean publishes = a.plan().statements().stream().anyMatch(q -> q.subject() != null && q.subject().startsWith("publication "));
         if (!a.plan().isEmpty() && !failureShown && (!a.failed() || publishes)) add(report, group, List.of(Runbook.Finding.fail(
                 s.name(), a.failed() ? "not done: the publication lacks asked tables or options (the command below adds them)"
                         : "not done: run  " + command, !a.failed() ? a.plan().script().strip()

@@ -106,6 +106,8 @@ class Fleet implements Callable<Exit>, Exit.Documented {
         if (targetsFile == null && neonProjects == null) throw Failure.badInput("give the targets: --targets FILE or --neon-projects all|ID,...");
         if (neonProjects != null && role == null) throw Failure.badInput("--neon-projects needs --role: the role to connect as");
         if (neonProjects == null && database != null) throw Failure.badInput("--database goes with --neon-projects: with --targets each URL names its database");
+        parser = new CommandLine(COMMANDS.get(command).get());
+        for (var c : COMMANDS.values()) known.addAll(new CommandLine(c.get()).getCommandSpec().optionsMap().keySet());
         validateShared();
 
         List<Targets.Target> targets;
@@ -146,17 +148,23 @@ class Fleet implements Callable<Exit>, Exit.Documented {
             String name = a.replaceFirst("=.*", "");
             if (List.of("--url", "--password").contains(name))
                 return name + " is the targets': each one's URL is in the targets file, its password as ${VAR} (or from Neon's API)";
-            if (List.of("--host", "-p", "--port", "-d", "--dbname", "-U", "--username").contains(name))
+            // Of the connection options, only how to connect may be shared: where to, each target's URL says.
+            if (Invocation.CONNECTION.contains(name) && !List.of("--sslmode", "--connect-timeout", "--wait").contains(name))
                 return name + " would send every target to the same place: each target's URL says where it is";
             if (List.of("--json", "--format", "--watch").contains(name)) return name + " is fleet's to give: remove it";
         }
         return null;
     }
 
+    /** The command's options, to check each target's command line (the parse itself is thrown away). */
+    private CommandLine parser;
+    /** Every option name of every command fleet runs. */
+    private final Set<String> known = new java.util.HashSet<>();
+
     /** The shared options alone, parsed for the command: a bad one is said once, not for each target. */
     private void validateShared() {
         try {
-            new CommandLine(COMMANDS.get(command).get()).parseArgs(shared.toArray(String[]::new));
+            parser.parseArgs(shared.toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             throw Failure.badInput(Secrets.hideUrlPasswords(e.getMessage()) + " (an option given to every " + command + ")");
         }
@@ -167,7 +175,7 @@ class Fleet implements Callable<Exit>, Exit.Documented {
      * URL and --json; parsed here, so that a bad option is bad input before anything runs.
      */
     List<String> arguments(Targets.Target t, List<String> skipped) {
-        CommandLine.Model.CommandSpec spec = new CommandLine(COMMANDS.get(command).get()).getCommandSpec();
+        CommandLine.Model.CommandSpec spec = parser.getCommandSpec();
         String taken = taken(t.options());
         if (taken != null) throw Failure.badInput(t.where() + " (" + t.name() + "): " + taken);
         // A targets file serves every command: an option of the file that this command does not have, but another
@@ -175,7 +183,7 @@ class Fleet implements Callable<Exit>, Exit.Documented {
         List<String> mine = new ArrayList<>();
         for (int i = 0; i < t.options().size(); i++) {
             String a = t.options().get(i), name = a.replaceFirst("=.*", "");
-            boolean elsewhere = anyCommandsOption().contains(name);
+            boolean elsewhere = known.contains(name);
             if (!a.startsWith("-") || spec.findOption(name) != null || !elsewhere) { mine.add(a); continue; }
             boolean value = !a.contains("=") && i + 1 < t.options().size() && !t.options().get(i + 1).startsWith("-");
             skipped.add("fleet: " + t.name() + ": " + a + (value ? " " + t.options().get(i + 1) : "") + " is not an option of " + command + ": left out");
@@ -196,22 +204,11 @@ class Fleet implements Callable<Exit>, Exit.Documented {
         all.addAll(mine);
         all.addAll(List.of("--url", t.url(), "--json"));
         try {
-            new CommandLine(COMMANDS.get(command).get()).parseArgs(all.toArray(String[]::new));
+            parser.parseArgs(all.toArray(String[]::new));
         } catch (CommandLine.ParameterException e) {
             throw Failure.badInput(t.where() + " (" + t.name() + "): " + Secrets.hideUrlPasswords(e.getMessage()));
         }
         return all;
-    }
-
-    private Set<String> options;
-
-    /** Every option name of every command fleet runs. */
-    private Set<String> anyCommandsOption() {
-        if (options == null) {
-            options = new java.util.HashSet<>();
-            for (var c : COMMANDS.values()) options.addAll(new CommandLine(c.get()).getCommandSpec().optionsMap().keySet());
-        }
-        return options;
     }
 
     /** Every target, at most --parallel at once, each printing into its own buffers; a line on stderr as they end. */

@@ -201,15 +201,7 @@ final class Pg {
      * another group: any object with a {@code Map env}) reads this one instead; Db's password prompt reads standard input.
      */
     private static void setEnv(Object script, Map<String, String> env) {
-        try { // the command's own, as fleet's
-            var own = script.getClass().getDeclaredField("env");
-            if (own.getType() == Map.class) {
-                own.setAccessible(true);
-                own.set(script, env);
-            }
-        } catch (NoSuchFieldException | IllegalAccessException none) {
-            // most commands read the environment only through their option groups
-        }
+        putEnv(script, env); // the command's own, as fleet's
         setEnv(script, env, 2);
     }
 
@@ -222,18 +214,23 @@ final class Pg {
                 Object group = f.get(owner);
                 if (group == null) continue;
                 if (group instanceof Db db) db.prompt = prompt -> typed(); // the test types the password on standard input
-                try {
-                    var envField = group.getClass().getDeclaredField("env");
-                    if (envField.getType() == Map.class) {
-                        envField.setAccessible(true);
-                        envField.set(group, env);
-                    }
-                } catch (NoSuchFieldException noEnvHere) {
-                    if (depth > 1) setEnv(group, env, depth - 1);
-                }
+                if (!putEnv(group, env) && depth > 1) setEnv(group, env, depth - 1);
             } catch (IllegalAccessException e) {
                 throw new IllegalStateException(e);
             }
+        }
+    }
+
+    /** Sets {@code o}'s own {@code Map env}, when it has one. */
+    private static boolean putEnv(Object o, Map<String, String> env) {
+        try {
+            var field = o.getClass().getDeclaredField("env");
+            if (field.getType() != Map.class) return false;
+            field.setAccessible(true);
+            field.set(o, env);
+            return true;
+        } catch (NoSuchFieldException | IllegalAccessException none) {
+            return false;
         }
     }
 

@@ -17,9 +17,8 @@ final class AirbyteStreams {
     /** A published table: its schema (Airbyte's namespace), its name (the stream's), and whether it has a primary key. */
     record Table(String schema, String name, boolean hasKey) {
         String qualified() { return schema + "." + name; }
-        /** As the runbook's options take it: schema.table, a part holding a dot or quote double-quoted. */
-        String option() { return part(schema) + "." + part(name); }
-        private static String part(String s) { return s.matches("[^.\"\\s]+") ? s : Input.ident(s); }
+        /** As --table takes it. */
+        String arg() { return Input.tableArg(schema, name); }
     }
 
     /** A stream as Airbyte's connection takes it. */

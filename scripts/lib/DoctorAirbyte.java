@@ -94,7 +94,7 @@ final class DoctorAirbyte {
         }
         if (f.isEmpty())
             f.add(Runbook.Finding.ok("source", "reads database " + database + " on " + host + " with CDC: slot " + x.slot()
-                    + ", publication " + x.publication() + (config.has("schemas") ? ", schemas " + Output.few(texts(config.path("schemas"))) : "")));
+                    + ", publication " + x.publication() + (config.has("schemas") ? ", schemas " + Output.few(HttpJson.texts(config.path("schemas"))) : "")));
         return f;
     }
 
@@ -102,7 +102,7 @@ final class DoctorAirbyte {
     static List<Runbook.Finding> schemas(JsonNode source, List<AirbyteStreams.Table> published, String apiUrl) {
         JsonNode listed = source.path("configuration").path("schemas");
         if (!listed.isArray() || listed.isEmpty()) return List.of();
-        List<String> theirs = texts(listed), missing = published.stream().map(AirbyteStreams.Table::schema).distinct()
+        List<String> theirs = HttpJson.texts(listed), missing = published.stream().map(AirbyteStreams.Table::schema).distinct()
                 .filter(s -> !theirs.contains(s)).toList();
         if (missing.isEmpty()) return List.of();
         List<String> all = new ArrayList<>(theirs);
@@ -120,7 +120,7 @@ final class DoctorAirbyte {
         for (JsonNode s : connection.path("configurations").path("streams")) {
             AirbyteStreams.Table t = new AirbyteStreams.Table(s.path("namespace").asText(), s.path("name").asText(), false);
             selected.add(t.qualified());
-            if (!publishedNames.contains(t.qualified())) { outside.add(t.qualified()); outsideOptions.add(t.option()); }
+            if (!publishedNames.contains(t.qualified())) { outside.add(t.qualified()); outsideOptions.add(t.arg()); }
         }
         if (!outside.isEmpty()) {
             List<String> words = new ArrayList<>(List.of("--publication", x.publication()));
@@ -200,9 +200,4 @@ final class DoctorAirbyte {
         return found.getOrDefault(group, List.of()).stream().anyMatch(f -> f.check().equals(check) && f.status() != Runbook.Status.OK);
     }
 
-    private static List<String> texts(JsonNode array) {
-        List<String> l = new ArrayList<>();
-        array.forEach(n -> l.add(n.asText()));
-        return l;
-    }
 }

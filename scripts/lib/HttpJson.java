@@ -148,6 +148,13 @@ final class HttpJson {
         }
     }
 
+    /** The texts of a JSON array (none for anything else). */
+    static List<String> texts(JsonNode array) {
+        List<String> l = new java.util.ArrayList<>();
+        if (array.isArray()) array.forEach(n -> l.add(n.asText()));
+        return l;
+    }
+
     /** A field the answer must have; a clear error when it does not. */
     JsonNode need(JsonNode answer, String field, String request) {
         JsonNode v = answer.path(field);

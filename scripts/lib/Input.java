@@ -22,6 +22,13 @@ final class Input {
 
     static String qualified(String schema, String name) { return ident(schema) + "." + ident(name); }
 
+    /** A table as --table takes it (what {@link #tableName} reads back): a part holding a dot or a double quote is double-quoted. */
+    static String tableArg(String schema, String name) { return argPart(schema) + "." + argPart(name); }
+
+    private static String argPart(String name) {
+        return name.contains(".") || name.contains("\"") ? "\"" + name.replace("\"", "\"\"") + "\"" : name;
+    }
+
     /** A string literal that is safe whatever standard_conforming_strings says. */
     static String literal(String s) {
         if (s.indexOf('\0') >= 0) throw Failure.badInput("a value contains a NUL character");

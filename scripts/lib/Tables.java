@@ -44,7 +44,7 @@ final class Tables {
         String q() { return Input.qualified(schema, table); }
 
         /** As --table takes it: a part holding a dot or a double quote is double-quoted. */
-        String arg() { return part(schema) + "." + part(table); }
+        String arg() { return Input.tableArg(schema, table); }
 
         Identity identity() {
             return switch (ident) {
@@ -61,9 +61,6 @@ final class Tables {
          */
         boolean toastRisk() { return toasted && identity() != Identity.FULL && identity() != Identity.MISSING; }
 
-        private static String part(String name) {
-            return name.contains(".") || name.contains("\"") ? "\"" + name.replace("\"", "\"\"") + "\"" : name;
-        }
     }
 
     /** The first few names, then a count: a finding stays one line with thousands of tables. */
