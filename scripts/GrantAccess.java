@@ -2,8 +2,6 @@
 //SOURCES lib/Runbook.java
 //DESCRIPTION Check the replication role has REPLICATION and let it read every table and view of the schemas, now and later (guide step: Grant schema access to your Postgres role)
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -68,20 +66,20 @@ class GrantAccess implements Callable<Exit> {
      * (PostgreSQL refuses such a GRANT with "permission denied", or grants nothing with a mere warning).
      */
     static final String SCHEMAS = """
-            SELECT u.name, n.oid IS NOT NULL AS exists, has_schema_privilege(r.oid, n.oid, 'USAGE') AS usage,
+            SELECT r.rolname AS role, u.name, n.oid IS NOT NULL AS exists, has_schema_privilege(r.oid, n.oid, 'USAGE') AS usage,
                    has_schema_privilege(current_user, n.oid, 'USAGE WITH GRANT OPTION') AS may_grant_usage,
                    pg_get_userbyid(n.nspowner) AS schema_owner, count(c.oid) AS tables,
                    coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE unreadable), '{}') AS unreadable,
                    coalesce(array_agg(c.relname::text ORDER BY c.relname) FILTER (WHERE blocked), '{}') AS blocked,
                    coalesce(array_agg(pg_get_userbyid(c.relowner)::text ORDER BY c.relname) FILTER (WHERE blocked), '{}') AS blocked_owners
               FROM unnest(?::text[]) WITH ORDINALITY u(name, i)
-              JOIN pg_roles r ON r.rolname = ?
+              JOIN pg_roles r ON r.rolname = coalesce(?, current_user)
               LEFT JOIN pg_namespace n ON n.nspname = u.name
               LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN %s
               LEFT JOIN LATERAL (SELECT NOT has_table_privilege(r.oid, c.oid, 'SELECT')) t(unreadable) ON true
               LEFT JOIN LATERAL (SELECT unreadable AND NOT has_table_privilege(current_user, c.oid, 'SELECT WITH GRANT OPTION'))
                      b(blocked) ON true
-             GROUP BY u.i, u.name, n.oid, r.oid ORDER BY u.i""".formatted(KINDS);
+             GROUP BY u.i, u.name, n.oid, r.oid, r.rolname ORDER BY u.i""".formatted(KINDS);
 
     /**
      * Per schema, the roles whose future tables the role must be able to read: the connected user and every owner
@@ -90,7 +88,7 @@ class GrantAccess implements Callable<Exit> {
      * set already (pg_default_acl, in the schema or database-wide).
      */
     static final String CREATORS = """
-            WITH r AS (SELECT oid FROM pg_roles WHERE rolname = ?),
+            WITH r AS (SELECT oid FROM pg_roles WHERE rolname = coalesce(?, current_user)),
                  s AS (SELECT n.oid, n.nspname, u.i FROM unnest(?::text[]) WITH ORDINALITY u(name, i)
                          JOIN pg_namespace n ON n.nspname = u.name),
                  g AS (SELECT s.oid AS nsp, (SELECT oid FROM pg_roles WHERE rolname = current_user) AS creator FROM s
@@ -106,31 +104,24 @@ class GrantAccess implements Callable<Exit> {
              WHERE o.oid <> r.oid AND NOT pg_has_role(r.oid, o.oid, 'USAGE')
              ORDER BY s.i, o.rolname <> current_user, o.rolname""".formatted(KINDS);
 
-    record Schema(String name, boolean exists, boolean usage, boolean mayGrantUsage, String owner, long tables,
+    /** The role as the catalog knows it ({@code name}: the one asked for, else the connected user). */
+    record Role(boolean exists, String name, boolean replication, boolean superuser, String me, String[] replicatingGroups,
+                String endpoint) {}
+
+    record Schema(String role, String name, boolean exists, boolean usage, boolean mayGrantUsage, String owner, long tables,
                   String[] unreadable, String[] blocked, String[] blockedOwners) {}
 
-    static List<Schema> schemas(Connection c, String role, List<String> names) throws SQLException {
-        List<Schema> found = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(SCHEMAS)) {
-            ps.setArray(1, c.createArrayOf("text", names.toArray()));
-            ps.setString(2, role);
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) found.add(new Schema(rs.getString("name"), rs.getBoolean("exists"), rs.getBoolean("usage"),
-                        rs.getBoolean("may_grant_usage"), rs.getString("schema_owner"), rs.getLong("tables"),
-                        strings(rs, "unreadable"), strings(rs, "blocked"), strings(rs, "blocked_owners")));
-            }
-        }
-        return found;
+    /** A role whose future tables in a schema the role must be able to read: may we set that, is it set already. */
+    record Creator(String schema, String owner, boolean mayAct, boolean alreadySet) {}
+
+    /** {@code role} null: the connected user. */
+    static Pipeline.Answer<List<Schema>> schemas(Pipeline p, String role, List<String> names) {
+        return p.query(SCHEMAS, Pipeline.all(rs -> new Schema(rs.getString("role"), rs.getString("name"), rs.getBoolean("exists"),
+                rs.getBoolean("usage"), rs.getBoolean("may_grant_usage"), rs.getString("schema_owner"), rs.getLong("tables"),
+                strings(rs, "unreadable"), strings(rs, "blocked"), strings(rs, "blocked_owners"))), names.toArray(String[]::new), role);
     }
 
     static String[] strings(java.sql.ResultSet rs, String column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
-
-    static String currentUser(Connection c) throws SQLException {
-        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user AS me")) {
-            rs.next();
-            return rs.getString("me");
-        }
-    }
 
     /** The step: who is the role, what it can read, and the grants it lacks. */
     private record Step(Options o) implements Runbook.Step {
@@ -144,53 +135,48 @@ class GrantAccess implements Callable<Exit> {
 
         String requestedRole() { return o.role() == null ? null : Input.name("--role", o.role()); }
 
-            public Runbook.Assessment assess(Connection c) throws SQLException {
+        public Runbook.Reading read(Pipeline p) {
             List<String> names = Input.schemas(o.schemas());
+            String asked = requestedRole();
+            Pipeline.Answer<Role> role = p.query(ROLE, Pipeline.one(rs -> new Role(rs.getBoolean("exists"), rs.getString("role"),
+                    rs.getBoolean("rolreplication"), rs.getBoolean("rolsuper"), rs.getString("me"), strings(rs, "replicating_groups"),
+                    rs.getString("endpoint"))), asked, asked);
+            Pipeline.Answer<List<Schema>> schemas = schemas(p, asked, names);
+            Pipeline.Answer<List<Creator>> creators = p.query(CREATORS, Pipeline.all(rs -> new Creator(rs.getString("nspname"),
+                    rs.getString("rolname"), rs.getBoolean("may_act"), rs.getBoolean("already_set"))), asked, names.toArray(String[]::new));
+            return () -> assess(role.get(), schemas.get(), creators.get());
+        }
+
+        private Runbook.Assessment assess(Role found, List<Schema> schemas, List<Creator> creators) {
             List<Runbook.Finding> f = new ArrayList<>();
-            String me, r, role;
-            try (PreparedStatement ps = c.prepareStatement(ROLE)) {
-                ps.setString(1, requestedRole());
-                ps.setString(2, requestedRole());
-                try (var rs = ps.executeQuery()) {
-                    rs.next();
-                    r = rs.getString("role");
-                    role = Input.ident(r);
-                    if (!rs.getBoolean("exists")) throw Failure.badInput("--role: role " + role + " does not exist: give an existing "
-                            + "role (SELECT rolname FROM pg_roles WHERE rolcanlogin), names are case-sensitive");
-                    me = Input.ident(rs.getString("me"));
-                    boolean neon = Catalog.onNeon(rs.getString("endpoint"), o.target());
-                    if (rs.getBoolean("rolreplication") || rs.getBoolean("rolsuper"))
-                        f.add(Runbook.Finding.ok("replication", "role " + role + " has "
-                                + (rs.getBoolean("rolreplication") ? "REPLICATION" : "superuser (replication included)")));
-                    else f.add(noReplication(role, strings(rs, "replicating_groups"), neon));
-                }
-            }
-            List<Schema> found = schemas(c, r, names);
-            for (Schema s : found)
+            String role = Input.ident(found.name());
+            if (!found.exists()) throw Failure.badInput("--role: role " + role + " does not exist: give an existing "
+                    + "role (SELECT rolname FROM pg_roles WHERE rolcanlogin), names are case-sensitive");
+            String me = Input.ident(found.me());
+            boolean neon = Catalog.onNeon(found.endpoint(), o.target());
+            if (found.replication() || found.superuser())
+                f.add(Runbook.Finding.ok("replication", "role " + role + " has "
+                        + (found.replication() ? "REPLICATION" : "superuser (replication included)")));
+            else f.add(noReplication(role, found.replicatingGroups(), neon));
+            for (Schema s : schemas)
                 if (!s.exists()) throw Failure.badInput("--schema: schema " + Input.ident(s.name()) + " does not exist in this "
                         + "database: check the name (case-sensitive; list them with \\dn) or the database in the URL");
 
             Map<String, List<String>> defaultsFor = new LinkedHashMap<>();
             Set<String> warned = new HashSet<>();
-            try (PreparedStatement ps = c.prepareStatement(CREATORS)) {
-                ps.setString(1, r);
-                ps.setArray(2, c.createArrayOf("text", names.toArray()));
-                try (var rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        String s = rs.getString("nspname"), owner = Input.ident(rs.getString("rolname"));
-                        if (rs.getBoolean("already_set")) continue;
-                        if (rs.getBoolean("may_act")) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
-                        else {
-                            warned.add(s);
-                            f.add(Runbook.Finding.warn("default privileges", owner + " owns tables in schema " + Input.ident(s)
-                                    + " and " + me + " cannot act for it, so tables " + owner + " creates there later will not be "
-                                    + "readable by " + role, Catalog.membership(List.of(rs.getString("rolname")), me, o.again().with())));
-                        }
-                    }
+            for (Creator cr : creators) {
+                String s = cr.schema(), owner = Input.ident(cr.owner());
+                if (cr.alreadySet()) continue;
+                if (cr.mayAct()) defaultsFor.computeIfAbsent(s, k -> new ArrayList<>()).add(owner);
+                else {
+                    warned.add(s);
+                    f.add(Runbook.Finding.warn("default privileges", owner + " owns tables in schema " + Input.ident(s)
+                            + " and " + me + " cannot act for it, so tables " + owner + " creates there later will not be "
+                            + "readable by " + role, Catalog.membership(List.of(cr.owner()), me, o.again().with())));
                 }
             }
             List<Runbook.Sql> plan = new ArrayList<>();
-            for (Schema s : found) {
+            for (Schema s : schemas) {
                 String schema = Input.ident(s.name()), subject = "schema " + schema;
                 List<String> todo = new ArrayList<>();
                 if (!s.usage()) {
@@ -246,19 +232,21 @@ class GrantAccess implements Callable<Exit> {
         }
 
         /** After the grants, on the same connection: a safety net, as GRANT skips with a mere warning what it may not grant. */
-        @Override public List<Runbook.Finding> verify(Connection c) throws SQLException {
-            String r = requestedRole() != null ? requestedRole() : currentUser(c), role = Input.ident(r);
-            List<Runbook.Finding> f = new ArrayList<>();
-            for (Schema s : schemas(c, r, Input.schemas(o.schemas()))) {
-                String schema = Input.ident(s.name());
-                if (!s.usage()) f.add(Runbook.Finding.fail("verify", role + " has no USAGE on schema " + schema,
-                        "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
-                if (s.unreadable().length > 0) f.add(Runbook.Finding.fail("verify", role + " cannot read " + s.unreadable().length
-                        + " table(s) in schema " + schema + ": " + list(schema, s.unreadable()),
-                        "as their owner:  GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role + ";"));
-                else if (s.usage()) f.add(Runbook.Finding.ok("verify", role + " can read all " + s.tables() + " table(s) in schema " + schema));
-            }
-            return f;
+        @Override public Runbook.Looking verify(Pipeline p) {
+            Pipeline.Answer<List<Schema>> schemas = schemas(p, requestedRole(), Input.schemas(o.schemas()));
+            return () -> {
+                List<Runbook.Finding> f = new ArrayList<>();
+                for (Schema s : schemas.get()) {
+                    String schema = Input.ident(s.name()), role = Input.ident(s.role());
+                    if (!s.usage()) f.add(Runbook.Finding.fail("verify", role + " has no USAGE on schema " + schema,
+                            "as the schema's owner:  GRANT USAGE ON SCHEMA " + schema + " TO " + role + ";"));
+                    if (s.unreadable().length > 0) f.add(Runbook.Finding.fail("verify", role + " cannot read " + s.unreadable().length
+                            + " table(s) in schema " + schema + ": " + list(schema, s.unreadable()),
+                            "as their owner:  GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role + ";"));
+                    else if (s.usage()) f.add(Runbook.Finding.ok("verify", role + " can read all " + s.tables() + " table(s) in schema " + schema));
+                }
+                return f;
+            };
         }
 
         private static String list(String schema, String[] tables) {

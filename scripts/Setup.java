@@ -87,27 +87,21 @@ class Setup implements Callable<Exit> {
     }
 
     /**
-     * Every step is first assessed without changing anything; only when none fails (and this is no dry run) are they
-     * applied, in order, so a problem found by a late step leaves the database as it was. The grants and the
-     * publication are applied in setup's one transaction (a lock timeout or a lost connection in create-publication
-     * undoes the grants too); the slot, which cannot share a transaction that has written, comes after its commit.
+     * Every step is first assessed without changing anything, all in one round trip; only when none fails (and this is
+     * no dry run) are they applied, in order, so a problem found by a late step leaves the database as it was. The
+     * grants and the publication are applied in setup's one transaction, with their second looks, and committed in the
+     * same round trip (a lock timeout or a lost connection in create-publication undoes the grants too); the slot, which
+     * cannot share a transaction that has written, comes after the commit.
      */
     public Exit call() throws SQLException {
         Inputs in = inputs();
         Steps steps = steps(in, name -> Again.typed()); // setup's fixes say "run setup again with ...": it takes every option
         for (Runbook.Step s : List.of(steps.wal(), steps.grant(), steps.publication(), steps.slot().apply(false))) s.validate();
         try (Connection c = db.connect()) {
-            if (!out.dryRun) Catalog.serialise(c);
-            List<Runbook.Outcome> preview = runAll(c, steps, Runbook.Mode.DRY_RUN);
-            Runbook.Outcome last = preview.get(preview.size() - 1);
-            if (out.dryRun || last.exit() != Exit.OK) {
-                out.print(preview);
-                return last.exit();
-            }
-            List<Runbook.Outcome> outcomes = runAll(c, steps, Runbook.Mode.APPLY);
+            List<Runbook.Outcome> outcomes = runAll(c, steps, out.dryRun ? Runbook.Mode.DRY_RUN : Runbook.Mode.APPLY);
             Exit exit = outcomes.get(outcomes.size() - 1).exit();
             out.print(outcomes);
-            if (exit == Exit.OK && !out.json) System.out.println("\nnext, Airbyte's source configuration:\n  " + sourceCommand(in));
+            if (exit == Exit.OK && !out.dryRun && !out.json) System.out.println("\nnext, Airbyte's source configuration:\n  " + sourceCommand(in));
             return exit;
         }
     }
@@ -122,37 +116,70 @@ class Setup implements Callable<Exit> {
     }
 
     /**
-     * The steps in order on one connection, up to the first that does not succeed. Applying, the grants and the
-     * publication share setup's transaction, committed before the slot, which runs on its own.
+     * The steps on one connection: every one read in one round trip (after the lock that serialises setups); when one
+     * fails, what each up to it found and would do, as a dry run; otherwise the grants and the publication applied,
+     * checked and committed in one more, then the slot.
      */
     private static List<Runbook.Outcome> runAll(Connection c, Steps steps, Runbook.Mode mode) throws SQLException {
-        List<Runbook.Outcome> outcomes = new ArrayList<>();
-        if (mode == Runbook.Mode.APPLY) c.setAutoCommit(false);
+        boolean apply = mode == Runbook.Mode.APPLY;
+        List<Runbook.Step> inOrder = List.of(steps.wal(), steps.grant(), steps.publication());
+        if (apply) c.setAutoCommit(false);
         try {
-            for (Runbook.Step s : List.of(steps.wal(), steps.grant(), steps.publication())) {
-                Runbook.Outcome o = Runbook.runOn(c, s, mode, Runbook.Transaction.CALLERS);
-                outcomes.add(o);
-                if (o.exit() != Exit.OK) return outcomes;
+            Pipeline reads = new Pipeline(c);
+            if (apply) reads.statement(Catalog.SERIALISE);
+            List<Runbook.Reading> readings = new ArrayList<>();
+            for (Runbook.Step s : inOrder) readings.add(s.read(reads));
+            // The slot is read now too, so that a problem with it stops setup before anything changes. What a missing
+            // publication means to it depends on whether this run makes one: it is read both ways (one small query each).
+            Runbook.Step slotIfMade = steps.slot().apply(true), slotOtherwise = steps.slot().apply(false);
+            Runbook.Reading slotReadIfMade = slotIfMade.read(reads), slotReadOtherwise = slotOtherwise.read(reads);
+            reads.run();
+
+            List<Runbook.Assessment> found = new ArrayList<>();
+            for (Runbook.Reading r : readings) found.add(r.get());
+            boolean planned = !found.get(found.size() - 1).plan().isEmpty();
+            Runbook.Step slot = planned ? slotIfMade : slotOtherwise;
+            found.add((planned ? slotReadIfMade : slotReadOtherwise).get());
+            List<Runbook.Step> all = new ArrayList<>(inOrder);
+            all.add(slot);
+            List<Runbook.Outcome> preview = new ArrayList<>();
+            for (int i = 0; i < all.size(); i++) {
+                preview.add(Runbook.unapplied(all.get(i), found.get(i), Runbook.Mode.DRY_RUN));
+                if (preview.get(i).exit() != Exit.OK || !apply && i == all.size() - 1) return preview;
             }
-            if (mode == Runbook.Mode.APPLY) {
-                c.commit();
-                c.setAutoCommit(true);
-                if (outcomes.stream().anyMatch(Runbook.Outcome::applied)) Interrupts.committed("the grants and the publication");
+
+            Pipeline changes = new Pipeline(c);
+            List<Runbook.Applied> applied = new ArrayList<>();
+            List<Runbook.Sql> statements = new ArrayList<>();
+            for (int i = 0; i < inOrder.size(); i++) {
+                Runbook.Outcome settled = Runbook.unapplied(inOrder.get(i), found.get(i), mode);
+                if (settled != null) applied.add(() -> settled);
+                else {
+                    applied.add(Runbook.stage(changes, inOrder.get(i), found.get(i)));
+                    statements.addAll(found.get(i).plan().statements());
+                }
             }
+            List<Runbook.Outcome> outcomes = new ArrayList<>();
+            if (!statements.isEmpty()) {
+                changes.statement("COMMIT");
+                Runbook.run(changes, new Runbook.Plan(statements, true), Runbook.Transaction.CALLERS);
+                Interrupts.committed("the grants and the publication");
+            }
+            for (Runbook.Applied a : applied) outcomes.add(a.get());
+            c.setAutoCommit(true);
+            try { // the slot comes after the commit: what came before it stays
+                outcomes.add(Runbook.settle(c, slot, found.get(found.size() - 1), mode, Runbook.Transaction.OWN));
+            } catch (Failure f) {
+                if (outcomes.stream().noneMatch(Runbook.Outcome::applied)) throw f;
+                throw f.aftermath != null && !f.aftermath.equals(Failure.NOTHING_CHANGED) ? f
+                        : f.after("the grants and the publication are in place: run setup again to make the slot");
+            }
+            return outcomes;
         } finally {
-            try { // a step failed before the slot: none of the changes stay
+            try { // a step failed before the commit: none of the changes stay
                 if (!c.isClosed() && !c.getAutoCommit()) c.rollback();
             } catch (SQLException lost) { } // the server rolled it back: the failure being thrown says so
         }
-        boolean planned = !outcomes.get(outcomes.size() - 1).plan().isEmpty();
-        try { // the slot comes after the commit: what came before it stays
-            outcomes.add(Runbook.runOn(c, steps.slot().apply(planned), mode, Runbook.Transaction.OWN));
-        } catch (Failure f) {
-            if (outcomes.stream().noneMatch(Runbook.Outcome::applied)) throw f;
-            throw f.aftermath != null && !f.aftermath.equals(Failure.NOTHING_CHANGED) ? f
-                    : f.after("the grants and the publication are in place: run setup again to make the slot");
-        }
-        return outcomes;
     }
 
     public static void main(String... args) { Cli.launch(new Setup(), args); }

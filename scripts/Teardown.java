@@ -152,7 +152,10 @@ class Teardown implements Callable<Exit> {
             if (o.revokeFrom() != null) { Input.name("--role", o.revokeFrom()); Input.schemas(o.schemas()); }
         }
 
-        public Runbook.Assessment assess(Connection c) throws SQLException {
+        /** Not yet one round trip: teardown reads with queries of its own when the answer is taken. */
+        public Runbook.Reading read(Pipeline p) { return () -> assess(p.connection()); }
+
+        private Runbook.Assessment assess(Connection c) throws SQLException {
             validate();
             List<Runbook.Finding> f = new ArrayList<>();
             List<Runbook.Sql> drops = new ArrayList<>(), slotSql = new ArrayList<>();
@@ -293,13 +296,15 @@ class Teardown implements Callable<Exit> {
         }
 
         /** After dropping, on the same connection: a second look finds nothing left to drop. */
-        public List<Runbook.Finding> verify(Connection c) throws SQLException {
-            Runbook.Assessment again = assess(c);
-            if (again.plan().isEmpty() && !again.failed())
-                return List.of(Runbook.Finding.ok("verified", "a second look finds nothing left to drop"));
-            return List.of(Runbook.Finding.fail("verified", "still there after teardown: " + String.join(", ", again.plan()
-                    .statements().stream().map(x -> x.subject() == null ? x.text() : x.subject()).distinct().toList()),
-                    "run teardown again and read its findings"));
+        public Runbook.Looking verify(Pipeline p) {
+            return () -> {
+                Runbook.Assessment again = assess(p.connection());
+                if (again.plan().isEmpty() && !again.failed())
+                    return List.of(Runbook.Finding.ok("verified", "a second look finds nothing left to drop"));
+                return List.of(Runbook.Finding.fail("verified", "still there after teardown: " + String.join(", ", again.plan()
+                        .statements().stream().map(x -> x.subject() == null ? x.text() : x.subject()).distinct().toList()),
+                        "run teardown again and read its findings"));
+            };
         }
     }
 }

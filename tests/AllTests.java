@@ -33,6 +33,7 @@
 //SOURCES TeardownTest.java
 //SOURCES SlotStatusTest.java
 //SOURCES LauncherTest.java
+//SOURCES LauncherCacheTest.java
 //SOURCES HeartbeatTest.java
 //SOURCES FaultsTest.java
 //SOURCES NeonApiTest.java
@@ -51,6 +52,7 @@
 //SOURCES PrintedFixesTest.java
 //SOURCES DocsTest.java
 //SOURCES InterruptTest.java
+//SOURCES RoundTripsTest.java ../bench/LatencyProxy.java ../bench/Budgets.java
 //DESCRIPTION Runs the test suite on a real PostgreSQL 17, and its tests that depend on the major on 14 in a second JVM at the same time; ends with "N passed, N failed, N skipped"
 
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
@@ -85,7 +87,8 @@ class AllTests {
             ReplicationTest.class, DoctorTest.class, DoctorSlotTest.class, DoctorServerTest.class, TeardownTest.class,
             SlotStatusTest.class, HeartbeatTest.class, NeonApiTest.class, AllowAirbyteIpsTest.class, EnableLogicalTest.class,
             AirbyteApiTest.class, AirbyteConnectionTest.class, DoctorAirbyteTest.class, FleetTest.class, FaultsTest.class, PrintedFixesTest.class, InterruptTest.class, BadInputTest.class,
-            NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class,
+            NamesThatWorkTest.class, SecretsTest.class, TlsTest.class, ConnectionStringTest.class, LauncherTest.class, LauncherCacheTest.class,
+            RoundTripsTest.class,
             DocsTest.class);
     static final Map<String, String> VERSIONS = Map.of("14", "14.22.0", "15", "15.15.0", "16", "16.10.0",
             "17", "17.6.0", "18", "18.0.0");

@@ -339,7 +339,9 @@ class CreatePublicationTest {
             var plan = new Runbook.Plan(List.of(new Runbook.Sql("ALTER TABLE public.kept REPLICA IDENTITY FULL", "first"),
                     new Runbook.Sql(bad, "second"), new Runbook.Sql("CREATE PUBLICATION third FOR TABLE public.kept", "third")), true);
             try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-                Failure f = assertThrows(Failure.class, () -> Runbook.apply(c, plan, Runbook.Transaction.OWN));
+                Pipeline p = new Pipeline(c);
+                p.statement(Runbook.block(plan));
+                Failure f = assertThrows(Failure.class, () -> Runbook.run(p, plan, Runbook.Transaction.OWN));
                 assertTrue(f.getMessage().startsWith("second: "), f.getMessage());
             }
             assertEquals("d", identity("kept"));

@@ -55,7 +55,7 @@ class DoctorTest {
     @Test void aCheckTheServerRefusesIsAWarningAndTheChecksAfterItStillRun() throws Exception {
         String db = Fixtures.shop();
         Fixtures.setup(db);
-        // Only the publication check calls pg_partition_root; without EXECUTE on it, that check is refused.
+        // Only doctor's publication reads call pg_partition_root; without EXECUTE on it, the server refuses them.
         Pg.sql(db, "REVOKE EXECUTE ON FUNCTION pg_partition_root(regclass) FROM PUBLIC");
         Pg.Run r = Fixtures.doctor(db);
         JsonNode refused = Fixtures.finding(r, "publication", "publication");

@@ -236,21 +236,36 @@ class FaultsTest {
         }
     }
 
-    /** The second look fails after the plan was committed: the message says the change stayed, not that nothing changed. */
-    @Test void aSecondLookThatFailsSaysThePlanWasApplied() throws Exception {
-        String db = Pg.freshDatabase("second_look");
-        Runbook.Step step = new Runbook.Step() {
+    /** A step whose plan is the given one and whose second look fails on the server. */
+    static Runbook.Step failingSecondLook(boolean transactional) {
+        return new Runbook.Step() {
             public String name() { return "made-up"; }
-            public Runbook.Assessment assess(Connection c) {
-                return new Runbook.Assessment(List.of(), new Runbook.Plan(List.of(new Runbook.Sql("CREATE TABLE made (id int)", "table made")), true));
+            public Runbook.Reading read(Pipeline p) {
+                return () -> new Runbook.Assessment(List.of(), new Runbook.Plan(List.of(new Runbook.Sql("CREATE TABLE made (id int)",
+                        "table made")), transactional));
             }
-            public List<Runbook.Finding> verify(Connection c) throws java.sql.SQLException {
-                c.createStatement().execute("SELECT 1 / 0");
-                return List.of();
+            public Runbook.Looking verify(Pipeline p) {
+                Pipeline.Answer<Integer> broken = p.query("SELECT 1 / 0 AS n", Pipeline.one(rs -> rs.getInt("n")));
+                return () -> List.of(Runbook.Finding.ok("n", String.valueOf(broken.get())));
             }
         };
+    }
+
+    /** The second look goes in the plan's transaction: when it fails, nothing stays, and the message says so. */
+    @Test void aSecondLookThatFailsUndoesItsPlan() throws Exception {
+        String db = Pg.freshDatabase("second_look");
         try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-            Failure f = assertThrows(Failure.class, () -> Runbook.runOn(c, step, Runbook.Mode.APPLY, Runbook.Transaction.OWN));
+            Failure f = assertThrows(Failure.class, () -> Runbook.runOn(c, failingSecondLook(true), Runbook.Mode.APPLY, Runbook.Transaction.OWN));
+            assertEquals(Failure.NOTHING_CHANGED, f.aftermath, f.getMessage());
+        }
+        assertEquals("0", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));
+    }
+
+    /** A plan that cannot be one transaction (the slot's) stays when its second look fails: the message says it was applied. */
+    @Test void aSecondLookThatFailsAfterAPlanOnItsOwnSaysThePlanWasApplied() throws Exception {
+        String db = Pg.freshDatabase("second_look_alone");
+        try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
+            Failure f = assertThrows(Failure.class, () -> Runbook.runOn(c, failingSecondLook(false), Runbook.Mode.APPLY, Runbook.Transaction.OWN));
             assertTrue(f.getMessage().endsWith("; the plan was applied and committed; only the second look failed: run made-up again to check"), f.getMessage());
         }
         assertEquals("1", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));

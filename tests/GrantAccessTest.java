@@ -186,7 +186,10 @@ class GrantAccessTest {
         // verify() (run after a change) lists the same table from the catalog.
         Runbook.Step step2 = GrantAccess.step(new GrantAccess.Options(null, AIR, List.of("public"), Defaults.LOCK_TIMEOUT, Again.typed()));
         try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-            List<Runbook.Finding> verified = step2.verify(c);
+            Pipeline look = new Pipeline(c);
+            Runbook.Looking looking = step2.verify(look);
+            look.run();
+            List<Runbook.Finding> verified = looking.get();
             assertEquals(1, verified.size(), verified.toString());
             assertEquals(Runbook.Status.FAIL, verified.get(0).status());
             assertTrue(verified.get(0).message().contains("\"public\".\"app_table\""), verified.toString());

@@ -1,7 +1,6 @@
 //SOURCES Runbook.java CdcStream.java
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,24 +29,24 @@ final class AirbyteCheck implements Runbook.Step {
     static final String SLOT = "SELECT * FROM pg_replication_slots WHERE slot_name = ? AND plugin = ? AND database = ?";
     static final String PUBLICATION = "SELECT * FROM pg_publication WHERE pubname = ?";
 
-    public Runbook.Assessment assess(Connection c) throws SQLException {
+    public Runbook.Reading read(Pipeline p) {
+        Pipeline.Answer<Integer> pubs = p.query(PUBLICATION, AirbyteCheck::count, publication);
+        Pipeline.Answer<String> user = p.query("SELECT current_user AS me", Pipeline.one(rs -> rs.getString("me")));
+        Pipeline.Answer<Integer> slots = p.query(SLOT, AirbyteCheck::count, slot, "pgoutput", target.database);
+        return () -> assess(pubs.get(), user.get(), slots.get());
+    }
+
+    private Runbook.Assessment assess(int pubs, String user, int slots) {
         List<Runbook.Finding> f = new ArrayList<>();
         List<String> failures = new ArrayList<>();
-        String user;
-        int pubs = count(c, PUBLICATION, publication);
-        try (var st = c.createStatement(); var rs = st.executeQuery("SELECT current_user AS me, current_database() AS db")) {
-            rs.next();
-            user = rs.getString("me");
-            int slots = count(c, SLOT, slot, "pgoutput", rs.getString("db"));
-            if (slots == 1) f.add(Runbook.Finding.ok("slot query", "finds slot " + slot + " (pgoutput, this database)"));
-            else {
-                String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
-                        + "replication slot to your database.";
-                failures.add(m);
-                // A slot comes after its publication: when both are missing, the publication's fix comes first.
-                f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m
-                        + "\"", pubs == 1 ? slotFix : publicationFix + "\nthen:  " + slotFix));
-            }
+        if (slots == 1) f.add(Runbook.Finding.ok("slot query", "finds slot " + slot + " (pgoutput, this database)"));
+        else {
+            String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
+                    + "replication slot to your database.";
+            failures.add(m);
+            // A slot comes after its publication: when both are missing, the publication's fix comes first.
+            f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m
+                    + "\"", pubs == 1 ? slotFix : publicationFix + "\nthen:  " + slotFix));
         }
         if (pubs == 1) f.add(Runbook.Finding.ok("publication query", "finds publication " + publication));
         else {
@@ -73,15 +72,10 @@ final class AirbyteCheck implements Runbook.Step {
         return new Runbook.Assessment(f, Runbook.Plan.none());
     }
 
-    private static int count(Connection c, String query, String... params) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(query)) {
-            for (int i = 0; i < params.length; i++) ps.setString(i + 1, params[i]);
-            int n = 0;
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) n++;
-            }
-            return n;
-        }
+    private static int count(java.sql.ResultSet rs) throws SQLException {
+        int n = 0;
+        while (rs.next()) n++;
+        return n;
     }
 
     /** Null when Airbyte's replication connection works, else the message Airbyte would show. */

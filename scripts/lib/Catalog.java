@@ -17,10 +17,12 @@ final class Catalog {
     /** SQL for the server's WAL position now: on a standby what it has replayed (pg_current_wal_lsn() fails there). */
     static final String CURRENT_LSN = "CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END";
 
-    /** Setups and teardowns on one database run one after the other (a session-level advisory lock). */
+    /** Setups and teardowns on one database run one after the other: a session-level advisory lock. */
+    static final String SERIALISE = "SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))";
+
     static void serialise(Connection c) throws SQLException {
         try (var st = c.createStatement()) {
-            st.execute("SELECT pg_advisory_lock(hashtext('airbyte-runbook setup'))");
+            st.execute(SERIALISE);
         }
     }
 

@@ -1,5 +1,4 @@
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -39,11 +38,9 @@ final class DoctorChecks {
               FROM (SELECT 1) one LEFT JOIN pg_stat_ssl s ON s.pid = pg_backend_pid()""".formatted(Catalog.NEON_ENDPOINT);
 
     /** Reachable and authenticated (else connecting failed, exit 3), TLS in use for this backend, and verified or not. */
-    static Server connection(Context x) throws SQLException {
-        Target t = x.target();
-        List<Runbook.Finding> f = new ArrayList<>();
-        try (var st = x.c().createStatement(); var rs = st.executeQuery(CONNECTION)) {
-            rs.next();
+    static Pipeline.Answer<Server> connection(Pipeline p, Target t) {
+        return p.query(CONNECTION, Pipeline.one(rs -> {
+            List<Runbook.Finding> f = new ArrayList<>();
             boolean neon = Catalog.onNeon(rs.getString("endpoint"), t);
             f.add(Runbook.Finding.ok("connected", "as " + Input.ident(rs.getString("me")) + " to database "
                     + Input.ident(rs.getString("db")) + " on " + t.host + ":" + t.port));
@@ -61,7 +58,7 @@ final class DoctorChecks {
                     "connect with sslmode=require (or verify-full and the server's CA certificate), here and in Airbyte's "
                     + "SSL Mode: Airbyte Cloud refuses an unencrypted connection without an SSH tunnel"));
             return new Server(f, rs.getBoolean("standby"), neon, rs.getInt("version"));
-        }
+        }));
     }
 
     /** Logical slots live on a primary; a standby can hold them only from PostgreSQL 16. */
@@ -81,25 +78,27 @@ final class DoctorChecks {
                    current_database() AS db
               FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = ?""";
 
+    /** The role Airbyte connects as, as the catalog knows it. */
+    record Role(boolean exists, boolean canLogin, boolean connect, String database) {}
+
+    static Pipeline.Answer<Role> role(Pipeline p, String role) {
+        return p.query(ROLE, Pipeline.one(rs -> new Role(rs.getBoolean("exists"), rs.getBoolean("rolcanlogin"),
+                rs.getBoolean("connect"), rs.getString("db"))), role);
+    }
+
     /** Exists, may log in, may connect to this database (REPLICATION is grant-access's finding); empty: no such role. */
-    static List<Runbook.Finding> role(Context x, boolean neon) throws SQLException {
+    static List<Runbook.Finding> role(Context x, Role r, boolean neon) {
         String role = Input.ident(x.role());
-        try (PreparedStatement ps = x.c().prepareStatement(ROLE)) {
-            ps.setString(1, x.role());
-            try (var rs = ps.executeQuery()) {
-                rs.next();
-                if (!rs.getBoolean("exists"))
-                    return List.of(Runbook.Finding.fail("role", "role " + role + " does not exist (names are case-sensitive)",
-                            neon ? "create it in the Neon console (Roles), or with neonctl roles create: such roles have REPLICATION"
-                                 : "as a superuser:  CREATE ROLE " + role + " LOGIN REPLICATION PASSWORD '<password>';"));
-                String database = Input.ident(rs.getString("db"));
-                return List.of(rs.getBoolean("rolcanlogin") ? Runbook.Finding.ok("login", "role " + role + " can log in")
-                        : Runbook.Finding.fail("login", "role " + role + " cannot log in (NOLOGIN)", "ALTER ROLE " + role + " LOGIN;"),
-                        rs.getBoolean("connect") ? Runbook.Finding.ok("connect", role + " may connect to database " + database)
-                        : Runbook.Finding.fail("connect", role + " has no CONNECT privilege on database " + database,
-                                "GRANT CONNECT ON DATABASE " + database + " TO " + role + ";"));
-            }
-        }
+        if (!r.exists())
+            return List.of(Runbook.Finding.fail("role", "role " + role + " does not exist (names are case-sensitive)",
+                    neon ? "create it in the Neon console (Roles), or with neonctl roles create: such roles have REPLICATION"
+                         : "as a superuser:  CREATE ROLE " + role + " LOGIN REPLICATION PASSWORD '<password>';"));
+        String database = Input.ident(r.database());
+        return List.of(r.canLogin() ? Runbook.Finding.ok("login", "role " + role + " can log in")
+                : Runbook.Finding.fail("login", "role " + role + " cannot log in (NOLOGIN)", "ALTER ROLE " + role + " LOGIN;"),
+                r.connect() ? Runbook.Finding.ok("connect", role + " may connect to database " + database)
+                : Runbook.Finding.fail("connect", role + " has no CONNECT privilege on database " + database,
+                        "GRANT CONNECT ON DATABASE " + database + " TO " + role + ";"));
     }
 
     static final String PUBLICATION = """
@@ -111,62 +110,85 @@ final class DoctorChecks {
                    ARRAY(SELECT o.pubname::text FROM pg_publication o ORDER BY 1) AS publications
               FROM (SELECT 1) one LEFT JOIN pg_publication p ON p.pubname = ?""";
 
-    /** Tables of the schemas that are neither asked for nor published. */
-    static final String LEFT_OUT = """
+    /** The tables of the schemas that could be published (doctor leaves out those asked for or published). */
+    static final String SCHEMA_TABLES = """
             SELECT c.oid::int8 AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = ANY (?) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
-               AND c.oid <> ALL (?::int8[]::oid[])
+             WHERE n.nspname = ANY (?::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
              ORDER BY n.nspname, c.relname""";
 
     /** The publication's findings, and the tables asked for and published (oids), which the replica identity checks. */
     record Publication(List<Runbook.Finding> findings, Set<Long> asked, Set<Long> published) {}
 
+    /** The publication as the catalog knows it ({@code exists} false: only {@code publications} is set). */
+    record Pub(boolean exists, boolean allTables, Map<String, Boolean> operations, boolean viaRoot, List<Long> tables,
+               List<String> publications) {}
+
+    /**
+     * What the publication group and the replica identity group read: the asked names resolved, the publication, the
+     * tables of the schemas, and the details of every table these could name.
+     */
+    record Reads(Pipeline.Answer<Tables.Resolved> asked, Pipeline.Answer<Pub> pub, Pipeline.Answer<List<Long>> schemaTables,
+                 Pipeline.Answer<Tables.Details> details) {}
+
+    static Reads reads(Pipeline p, Context x) {
+        Pipeline.Answer<Tables.Resolved> asked = Tables.resolve(p, x.asked());
+        Pipeline.Answer<Pub> pub = p.query(PUBLICATION, Pipeline.one(rs -> {
+            Map<String, Boolean> ops = new LinkedHashMap<>();
+            for (String op : List.of("insert", "update", "delete", "truncate")) ops.put(op, rs.getBoolean("pub" + op));
+            return new Pub(rs.getBoolean("exists"), rs.getBoolean("puballtables"), ops, rs.getBoolean("pubviaroot"),
+                    List.of((Long[]) rs.getArray("tables").getArray()), List.of((String[]) rs.getArray("publications").getArray()));
+        }), x.publication());
+        Pipeline.Answer<List<Long>> schemaTables = p.query(SCHEMA_TABLES, Pipeline.all(rs -> rs.getLong("oid")),
+                (Object) x.schemas().toArray(String[]::new));
+        // The tables create-publication's check reads, in its words (so read once), then what it does not: the
+        // publication's tables as they are published, and the tables of the schemas.
+        List<Tables.Roots> step = CreatePublication.tables(x.asked(), x.publication());
+        Pipeline.Answer<Tables.Details> stepDetails = Tables.details(p, step.toArray(Tables.Roots[]::new));
+        Pipeline.Answer<Tables.Details> more = Tables.details(p, Tables.Roots.minus(List.of(Tables.Roots.published(x.publication()),
+                Tables.Roots.inSchemas(x.schemas())), step));
+        Pipeline.Answer<Tables.Details> details = () -> stepDetails.get().with(more.get());
+        return new Reads(asked, pub, schemaTables, details);
+    }
+
     /** Which tables, which operations, partitions, and the tables of the schemas it leaves out. */
-    static Publication publication(Context x) throws SQLException {
-        Connection c = x.c();
+    static Publication publication(Context x, Reads reads) throws SQLException {
         List<Runbook.Finding> f = new ArrayList<>();
         Set<Long> asked = new LinkedHashSet<>(), published = new LinkedHashSet<>(), excluded = new LinkedHashSet<>();
         try {
-            Tables.Resolved r = Tables.resolve(c, x.asked());
+            Tables.Resolved r = reads.asked().get();
             asked.addAll(r.oids());
             excluded.addAll(r.excluded());
         } catch (Failure e) {
             // an unknown --table or --schema: create-publication's finding says so
         }
         String p = Input.ident(x.publication());
-        boolean viaRoot;
-        try (PreparedStatement ps = c.prepareStatement(PUBLICATION)) {
-            ps.setString(1, x.publication());
-            try (var rs = ps.executeQuery()) {
-                rs.next();
-                // No publication: create-publication's plan (CREATE PUBLICATION) is the failure and the fix, unless
-                // the name is mistyped: then the one that is there is the fix.
-                if (!rs.getBoolean("exists")) {
-                    List<String> others = List.of((String[]) rs.getArray("publications").getArray());
-                    if (!others.isEmpty()) f.add(Runbook.Finding.fail("publication", "no publication " + p + ", but this "
-                            + "database has " + Output.few(others.stream().map(Input::ident).toList()) + ": is --publication "
-                            + "mistyped?", "if it is " + Input.ident(others.get(0)) + ":  "
-                            + Invocation.current().replacing("--publication", others.get(0))));
-                    return new Publication(f, asked, published);
-                }
-                viaRoot = rs.getBoolean("pubviaroot");
-                published.addAll(List.of((Long[]) rs.getArray("tables").getArray()));
-                List<String> ops = new ArrayList<>(), missing = new ArrayList<>();
-                for (String op : List.of("insert", "update", "delete", "truncate")) (rs.getBoolean("pub" + op) ? ops : missing).add(op);
-                if (rs.getBoolean("puballtables")) f.add(Runbook.Finding.ok("all tables", p + " is FOR ALL TABLES: "
-                        + "every table, including those created later"));
-                missing.remove("truncate");
-                f.add(missing.isEmpty() ? Runbook.Finding.ok("operations", "publishes " + String.join(", ", ops))
-                        : Runbook.Finding.fail("operations", "publishes " + (ops.isEmpty() ? "nothing" : String.join(", ", ops))
-                                + " but not " + String.join(", ", missing) + ": Airbyte never sees those changes",
-                                "ALTER PUBLICATION " + p + " SET (publish = 'insert, update, delete, truncate');"));
-            }
+        Pub pub = reads.pub().get();
+        Tables.Details details = reads.details().get();
+        // No publication: create-publication's plan (CREATE PUBLICATION) is the failure and the fix, unless the name is
+        // mistyped: then the one that is there is the fix.
+        if (!pub.exists()) {
+            List<String> others = pub.publications();
+            if (!others.isEmpty()) f.add(Runbook.Finding.fail("publication", "no publication " + p + ", but this "
+                    + "database has " + Output.few(others.stream().map(Input::ident).toList()) + ": is --publication "
+                    + "mistyped?", "if it is " + Input.ident(others.get(0)) + ":  "
+                    + Invocation.current().replacing("--publication", others.get(0))));
+            return new Publication(f, asked, published);
         }
-        List<Tables.Rel> tops = Tables.details(c, new ArrayList<>(published)).stream().filter(r -> r.level() == 0).toList();
+        published.addAll(pub.tables());
+        List<String> ops = new ArrayList<>(), missing = new ArrayList<>();
+        pub.operations().forEach((op, on) -> (on ? ops : missing).add(op));
+        if (pub.allTables()) f.add(Runbook.Finding.ok("all tables", p + " is FOR ALL TABLES: "
+                + "every table, including those created later"));
+        missing.remove("truncate");
+        f.add(missing.isEmpty() ? Runbook.Finding.ok("operations", "publishes " + String.join(", ", ops))
+                : Runbook.Finding.fail("operations", "publishes " + (ops.isEmpty() ? "nothing" : String.join(", ", ops))
+                        + " but not " + String.join(", ", missing) + ": Airbyte never sees those changes",
+                        "ALTER PUBLICATION " + p + " SET (publish = 'insert, update, delete, truncate');"));
+        List<Tables.Rel> tops = details.of(published).stream().filter(r -> r.level() == 0).toList();
         f.add(tops.isEmpty() ? Runbook.Finding.warn("tables", p + " has no tables: Airbyte's CDC sees nothing", x.publicationCommand())
                 : Runbook.Finding.ok("tables", tops.size() + " in " + p + ": " + Tables.list(tops)));
         List<Tables.Rel> partitioned = tops.stream().filter(r -> r.kind().equals("p")).toList();
-        if (!partitioned.isEmpty()) f.add(viaRoot
+        if (!partitioned.isEmpty()) f.add(pub.viaRoot()
                 ? Runbook.Finding.ok("partitions", "partitioned tables publish through their root (publish_via_partition_root): "
                         + Tables.list(partitioned))
                 : Runbook.Finding.fail("partitions", "publish_via_partition_root is off: changes to " + Tables.list(partitioned)
@@ -176,15 +198,8 @@ final class DoctorChecks {
         Set<Long> known = new LinkedHashSet<>(published);
         known.addAll(asked);
         known.addAll(excluded);
-        List<Long> leftOut = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(LEFT_OUT)) {
-            ps.setArray(1, c.createArrayOf("text", x.schemas().toArray()));
-            ps.setArray(2, c.createArrayOf("int8", known.toArray()));
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) leftOut.add(rs.getLong("oid"));
-            }
-        }
-        if (!leftOut.isEmpty()) f.add(leftOut(x, p, Tables.details(c, leftOut)));
+        List<Long> leftOut = reads.schemaTables().get().stream().filter(o -> !known.contains(o)).toList();
+        if (!leftOut.isEmpty()) f.add(leftOut(x, p, details.of(leftOut)));
         return new Publication(f, asked, published);
     }
 
@@ -207,12 +222,12 @@ final class DoctorChecks {
      * DEFAULT with a primary key is right; DEFAULT without one, or NOTHING, makes UPDATE and DELETE fail on the source.
      * Values stored out of line and stored generated columns do not fail: they arrive wrong, so they are named.
      */
-    static List<Runbook.Finding> replicaIdentity(Context x, Publication pub, int version) throws SQLException {
+    static List<Runbook.Finding> replicaIdentity(Context x, Publication pub, int version, Tables.Details details) {
         Set<Long> all = new LinkedHashSet<>(pub.published());
         all.addAll(pub.asked());
         if (all.isEmpty()) return List.of();
         Map<Long, Tables.Rel> leaves = new LinkedHashMap<>();
-        for (Tables.Rel r : Tables.details(x.c(), new ArrayList<>(all))) if (r.leaf()) leaves.put(r.oid(), r);
+        for (Tables.Rel r : details.of(all)) if (r.leaf()) leaves.put(r.oid(), r);
         List<Tables.Rel> fine = new ArrayList<>(), full = new ArrayList<>(), index = new ArrayList<>(), broken = new ArrayList<>();
         for (Tables.Rel r : leaves.values()) {
             switch (r.identity()) {

@@ -35,62 +35,67 @@ final class DoctorSlot {
               LEFT JOIN pg_replication_slots s ON s.slot_name = ?
               LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid""".formatted(Catalog.NEON_ENDPOINT, Catalog.CURRENT_LSN);
 
+    /** The slot as the catalog shows it ({@code exists} false: only {@code pgoutputSlots} is set). */
+    record Slot(boolean exists, List<String> pgoutputSlots, boolean pgoutput, boolean here, boolean temporary, boolean active,
+                int activePid, String application, String client, String walStatus, String reason, String retained,
+                long pending, String pendingPretty, String confirmed, String now, String endpoint, boolean canPeek,
+                boolean heartbeatPublished, long segment, boolean publicationNewer) {}
+
+    static Pipeline.Answer<Slot> read(Pipeline p, DoctorChecks.Context x) {
+        String[] heartbeat = Input.tableName("--heartbeat-table", x.heartbeatTable());
+        return p.query(SLOT, Pipeline.one(rs -> new Slot(rs.getBoolean("exists"), List.of((String[]) rs.getArray("pgoutput_slots").getArray()),
+                rs.getBoolean("pgoutput"), rs.getBoolean("here"), rs.getBoolean("temporary"), rs.getBoolean("active"),
+                rs.getInt("active_pid"), rs.getString("application_name"), rs.getString("client"), rs.getString("wal_status"),
+                rs.getString("reason"), rs.getString("retained"), rs.getLong("pending"), rs.getString("pending_pretty"),
+                rs.getString("confirmed"), rs.getString("now"), rs.getString("endpoint"), rs.getBoolean("can_peek"),
+                rs.getBoolean("heartbeat_published"), rs.getLong("segment"), rs.getBoolean("publication_newer"))),
+                x.publication(), heartbeat[1], heartbeat[0], x.publication(), x.slot());
+    }
+
     /** The slot's state, reader, WAL and heartbeat, and with --deep its pending changes; empty when there is no slot. */
-    static List<Runbook.Finding> slot(DoctorChecks.Context x) throws SQLException {
+    static List<Runbook.Finding> slot(DoctorChecks.Context x, Slot rs) throws SQLException {
         List<Runbook.Finding> f = new ArrayList<>();
         String s = x.slot(), drop = "SELECT pg_drop_replication_slot(" + Input.literal(s) + ");";
-        try (PreparedStatement ps = x.c().prepareStatement(SLOT)) {
-            String[] heartbeat = Input.tableName("--heartbeat-table", x.heartbeatTable());
-            ps.setString(1, x.publication());
-            ps.setString(4, x.publication());
-            ps.setString(2, heartbeat[1]);
-            ps.setString(3, heartbeat[0]);
-            ps.setString(5, s);
-            try (var rs = ps.executeQuery()) {
-                rs.next();
-                if (!rs.getBoolean("exists")) { // create-slot's plan is the failure and the fix, unless the name is mistyped
-                    List<String> others = List.of((String[]) rs.getArray("pgoutput_slots").getArray());
-                    if (!others.isEmpty()) f.add(Runbook.Finding.fail("slot", "no slot " + s + ", but this database has "
-                            + "pgoutput slot(s) " + Output.few(others) + ": is --slot mistyped? (a second slot would hold WAL too)",
-                            "if it is " + others.get(0) + ":  " + Invocation.current().replacing("--slot", others.get(0))));
-                    return f;
-                }
-                boolean usable = rs.getBoolean("pgoutput") && rs.getBoolean("here") && !rs.getBoolean("temporary");
-                boolean active = rs.getBoolean("active"), neon = Catalog.onNeon(rs.getString("endpoint"), x.target());
-                String walStatus = rs.getString("wal_status"), reason = rs.getString("reason");
-                if (active) {
-                    String app = rs.getString("application_name"), from = rs.getString("client");
-                    f.add(Runbook.Finding.ok("reader", "active: read by pid " + rs.getInt("active_pid")
-                            + (app == null || app.isEmpty() ? "" : " (" + app + (from == null ? "" : " from " + from) + ")")));
-                } else if (neon) {
-                    f.add(Runbook.Finding.warn("reader", "inactive, on Neon: Neon removes a slot that has not "
-                            + "advanced for about 40 hours", "let Airbyte sync at least daily (the connection's schedule); "
-                            + "if you stopped syncing, drop it:  " + drop));
-                } else {
-                    f.add(Runbook.Finding.ok("reader", "inactive: no client reads it now (Airbyte connects during a sync)"));
-                }
-                boolean lost = "lost".equals(walStatus) || reason != null;
-                String resync = drop + "\nthen:  " + x.commands().step("create-slot") + "\nthen, in Airbyte: resync the connection "
-                        + "(its Settings > Clear data, or Refresh), as the changes in between are gone";
-                if (lost) f.add(Runbook.Finding.fail("wal", "invalidated (wal_status " + walStatus
-                        + (reason == null ? "" : ", " + reason) + "): the WAL it needs is gone, so no reader can resume from it", resync));
-                else if ("unreserved".equals(walStatus)) f.add(Runbook.Finding.warn("wal", "holds " + rs.getString("retained")
-                        + " of WAL, beyond max_slot_wal_keep_size: it is invalidated at the next checkpoint",
-                        "run an Airbyte sync now; or raise max_slot_wal_keep_size"));
-                else f.add(Runbook.Finding.ok("wal", "holds " + rs.getString("retained") + " of WAL (wal_status " + walStatus + ")"));
-                if (lost || !usable) return f; // an unusable slot is create-slot's failure
-                if (x.deep()) f.add(decode(x, active, rs.getBoolean("can_peek"), rs.getString("confirmed"), rs.getString("now"),
-                        rs.getLong("pending"), resync));
-                else if (rs.getBoolean("publication_newer")) // made (or changed) after the oldest change the slot holds
-                    f.add(Runbook.Finding.warn("decoding", "not known: publication " + Input.ident(x.publication()) + " was "
-                            + "made (or changed) after the oldest change this slot still holds; if it was made after the slot, "
-                            + "or dropped and made again, the changes written in between cannot be decoded (PostgreSQL 14-17)",
-                            "decode them, consuming none:  " + Invocation.current().again("--deep")));
-                f.add(heartbeat(x, heartbeat, rs.getLong("pending"), rs.getString("pending_pretty"),
-                        rs.getBoolean("heartbeat_published"), rs.getLong("segment")));
-                return f;
-            }
+        String[] heartbeat = Input.tableName("--heartbeat-table", x.heartbeatTable());
+        if (!rs.exists()) { // create-slot's plan is the failure and the fix, unless the name is mistyped
+            List<String> others = rs.pgoutputSlots();
+            if (!others.isEmpty()) f.add(Runbook.Finding.fail("slot", "no slot " + s + ", but this database has "
+                    + "pgoutput slot(s) " + Output.few(others) + ": is --slot mistyped? (a second slot would hold WAL too)",
+                    "if it is " + others.get(0) + ":  " + Invocation.current().replacing("--slot", others.get(0))));
+            return f;
         }
+        boolean usable = rs.pgoutput() && rs.here() && !rs.temporary();
+        boolean active = rs.active(), neon = Catalog.onNeon(rs.endpoint(), x.target());
+        String walStatus = rs.walStatus(), reason = rs.reason();
+        if (active) {
+            String app = rs.application(), from = rs.client();
+            f.add(Runbook.Finding.ok("reader", "active: read by pid " + rs.activePid()
+                    + (app == null || app.isEmpty() ? "" : " (" + app + (from == null ? "" : " from " + from) + ")")));
+        } else if (neon) {
+            f.add(Runbook.Finding.warn("reader", "inactive, on Neon: Neon removes a slot that has not "
+                    + "advanced for about 40 hours", "let Airbyte sync at least daily (the connection's schedule); "
+                    + "if you stopped syncing, drop it:  " + drop));
+        } else {
+            f.add(Runbook.Finding.ok("reader", "inactive: no client reads it now (Airbyte connects during a sync)"));
+        }
+        boolean lost = "lost".equals(walStatus) || reason != null;
+        String resync = drop + "\nthen:  " + x.commands().step("create-slot") + "\nthen, in Airbyte: resync the connection "
+                + "(its Settings > Clear data, or Refresh), as the changes in between are gone";
+        if (lost) f.add(Runbook.Finding.fail("wal", "invalidated (wal_status " + walStatus
+                + (reason == null ? "" : ", " + reason) + "): the WAL it needs is gone, so no reader can resume from it", resync));
+        else if ("unreserved".equals(walStatus)) f.add(Runbook.Finding.warn("wal", "holds " + rs.retained()
+                + " of WAL, beyond max_slot_wal_keep_size: it is invalidated at the next checkpoint",
+                "run an Airbyte sync now; or raise max_slot_wal_keep_size"));
+        else f.add(Runbook.Finding.ok("wal", "holds " + rs.retained() + " of WAL (wal_status " + walStatus + ")"));
+        if (lost || !usable) return f; // an unusable slot is create-slot's failure
+        if (x.deep()) f.add(decode(x, active, rs.canPeek(), rs.confirmed(), rs.now(), rs.pending(), resync));
+        else if (rs.publicationNewer()) // made (or changed) after the oldest change the slot holds
+            f.add(Runbook.Finding.warn("decoding", "not known: publication " + Input.ident(x.publication()) + " was "
+                    + "made (or changed) after the oldest change this slot still holds; if it was made after the slot, "
+                    + "or dropped and made again, the changes written in between cannot be decoded (PostgreSQL 14-17)",
+                    "decode them, consuming none:  " + Invocation.current().again("--deep")));
+        f.add(heartbeat(x, heartbeat, rs.pending(), rs.pendingPretty(), rs.heartbeatPublished(), rs.segment()));
+        return f;
     }
 
     /** The first stretch of WAL decoded; each next one is twice as long (see {@link #decode}). */
@@ -171,8 +176,8 @@ final class DoctorSlot {
     }
 
     /** Airbyte source-postgres's check, as it runs it: two queries wanting one row each, then a replication connection. */
-    static List<Runbook.Finding> airbyteCheck(DoctorChecks.Context x) throws SQLException {
+    static Runbook.Reading airbyteCheck(Pipeline p, DoctorChecks.Context x) {
         return new AirbyteCheck(x.target(), x.slot(), x.publication(), x.role(), x.commands().step("create-slot"),
-                x.publicationCommand()).assess(x.c()).findings();
+                x.publicationCommand()).read(p);
     }
 }

@@ -1,7 +1,5 @@
 //SOURCES Runbook.java
 
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -54,20 +52,13 @@ final class Heartbeat {
               LEFT JOIN pg_roles r ON r.rolname = coalesce(?, current_user)""";
 
     /** Read-only. {@code role} is the role Airbyte connects as (null: the connected user). */
-    static State inspect(Connection c, String raw, String role) throws SQLException {
+    static Pipeline.Answer<State> inspect(Pipeline p, String raw, String role) {
         String[] t = table(raw);
         String q = Input.qualified(t[0], t[1]);
-        List<Runbook.Finding> f = new ArrayList<>();
-        List<Runbook.Sql> plan = new ArrayList<>();
-        Long oid;
-        try (var st = c.prepareStatement(QUERY)) {
-            st.setString(1, t[0]);
-            st.setString(2, t[0]);
-            st.setString(3, t[1]);
-            st.setString(4, role == null ? null : Input.name("--role", role));
-            try (var rs = st.executeQuery()) {
-                rs.next();
-                oid = rs.getObject("oid") == null ? null : rs.getLong("oid");
+        return p.query(QUERY, Pipeline.one(rs -> {
+                List<Runbook.Finding> f = new ArrayList<>();
+                List<Runbook.Sql> plan = new ArrayList<>();
+                Long oid = rs.getObject("oid") == null ? null : rs.getLong("oid");
                 if (!rs.getBoolean("schema_exists")) throw Failure.badInput("--heartbeat-table " + raw + ": schema " + Input.ident(t[0])
                         + " does not exist: give schema.table in an existing schema (names are case-sensitive)");
                 if (!rs.getBoolean("role_exists")) throw Failure.badInput("--role " + role + ": no such role: give an existing role (names are case-sensitive)");
@@ -85,8 +76,7 @@ final class Heartbeat {
                     if (!rs.getBoolean("owns") && !rs.getBoolean("may_upsert")) plan.add(new Runbook.Sql("GRANT SELECT, INSERT, UPDATE ON " + q
                             + " TO " + grantee, q));
                 }
-            }
-        }
-        return new State(oid, t[0], t[1], f, plan);
+                return new State(oid, t[0], t[1], f, plan);
+        }), t[0], t[0], t[1], role == null ? null : Input.name("--role", role));
     }
 }

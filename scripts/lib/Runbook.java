@@ -4,9 +4,8 @@
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS com.fasterxml.jackson.core:jackson-databind:2.20.2
 //SOURCES Exit.java Cli.java Output.java Input.java Defaults.java Flags.java Catalog.java
-//SOURCES Db.java Target.java UrlParams.java Progress.java Secrets.java Invocation.java Interrupts.java Locks.java
+//SOURCES Db.java Target.java UrlParams.java Progress.java Secrets.java Invocation.java Interrupts.java Locks.java Pipeline.java
 
-import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -54,16 +53,28 @@ final class Runbook {
         boolean failed() { return findings.stream().anyMatch(f -> f.status() == Status.FAIL); }
     }
 
-    /** A guide step, built from its inputs: reads the database (never writes) and says what it found and would run. */
+    /** What a step read, as its assessment, once the pipeline its reads went into has run. */
+    interface Reading { Assessment get() throws SQLException; }
+
+    /** The second look's findings, once the pipeline that applied the plan has run. */
+    interface Looking { List<Finding> get() throws SQLException; }
+
+    /**
+     * A guide step, built from its inputs: adds its reads (never a write) to a pipeline, and says from their answers
+     * what it found and would run. Its reads go to the server in one round trip, with those of the steps beside it.
+     */
     interface Step {
         String name();
         /** A step that only checks (check-wal) never says "already done". */
         default boolean readOnly() { return false; }
         /** Checks that need no database (names, option combinations); throws {@link Failure}. */
         default void validate() {}
-        Assessment assess(Connection c) throws SQLException;
-        /** Read-only checks of the outcome, after a successful apply, on the same connection. */
-        default List<Finding> verify(Connection c) throws SQLException { return List.of(); }
+        Reading read(Pipeline p);
+        /**
+         * Read-only checks of the outcome, added to the pipeline that applies the plan, after it: in the plan's own
+         * transaction when it is one.
+         */
+        default Looking verify(Pipeline p) { return List::of; }
     }
 
     /** What running one step came to. */
@@ -89,10 +100,29 @@ final class Runbook {
         }
     }
 
-    /** Inspects, then applies the plan unless a dry run. Every step and setup go through here. */
+    /** Reads (one round trip), then applies the plan unless a dry run, with the second look (one more). */
     static Outcome runOn(Connection c, Step step, Mode mode, Transaction tx) throws SQLException {
         Progress.phase(step.name() + ": reading the catalog");
-        Assessment a = step.assess(c);
+        Pipeline reads = new Pipeline(c);
+        Reading reading = step.read(reads);
+        reads.run();
+        return settle(c, step, reading.get(), mode, tx);
+    }
+
+    /** What an assessment comes to: unless there is nothing to apply, its plan applied with the second look. */
+    static Outcome settle(Connection c, Step step, Assessment a, Mode mode, Transaction tx) throws SQLException {
+        Outcome settled = unapplied(step, a, mode);
+        if (settled != null) return settled;
+        if (!a.plan().transactional()) return applyAlone(c, step, a);
+        Pipeline apply = new Pipeline(c);
+        Applied applied = stage(apply, step, a);
+        run(apply, a.plan(), tx);
+        if (tx == Transaction.OWN) Interrupts.committed(step.name() + " (applied)");
+        return applied.get();
+    }
+
+    /** What an assessment comes to when there is nothing to apply: a failure, "already done", or a dry run's plan; else null. */
+    static Outcome unapplied(Step step, Assessment a, Mode mode) {
         List<Finding> findings = new ArrayList<>(a.findings());
         if (a.failed()) return new Outcome(step.name(), Exit.NOT_READY, findings, Plan.none(), false);
         if (a.plan().isEmpty()) {
@@ -100,47 +130,66 @@ final class Runbook {
             return new Outcome(step.name(), Exit.OK, findings, a.plan(), false);
         }
         if (mode == Mode.DRY_RUN) return new Outcome(step.name(), Exit.OK, findings, a.plan(), false);
-        Progress.phase(String.format("%s: applying %,d statement(s)%s", step.name(), a.plan().statements().size(),
-                a.plan().transactional() ? " in one transaction" : ""));
-        apply(c, a.plan(), tx);
-        boolean committed = tx == Transaction.OWN || !a.plan().transactional();
-        if (committed) Interrupts.committed(step.name() + " (applied)");
+        return null;
+    }
+
+    /** A step's outcome once the pipeline its plan went into has run. */
+    interface Applied { Outcome get() throws SQLException; }
+
+    /** Adds a transactional plan (as one DO block) and the step's second look after it to {@code p}. */
+    static Applied stage(Pipeline p, Step step, Assessment a) {
+        Progress.phase(String.format("%s: applying %,d statement(s) in one transaction", step.name(), a.plan().statements().size()));
+        p.statement(block(a.plan()));
+        Looking look = step.verify(p);
+        return () -> outcome(step, a, look.get());
+    }
+
+    private static Outcome outcome(Step step, Assessment a, List<Finding> verified) {
+        List<Finding> findings = new ArrayList<>(a.findings());
         findings.add(Finding.ok("result", "applied " + a.plan().statements().size() + " statement(s)"));
-        Progress.phase(step.name() + ": taking a second look");
-        List<Finding> verified;
-        try {
-            verified = step.verify(c);
-        } catch (SQLException e) {
-            Failure f = refused(e, null);
-            throw committed ? f.after(SECOND_LOOK_FAILED.replace("run it", "run " + step.name())) : f; // the caller rolls back
-        }
         findings.addAll(verified);
         Exit exit = verified.stream().anyMatch(f -> f.status() == Status.FAIL) ? Exit.NOT_READY : Exit.OK;
         return new Outcome(step.name(), exit, findings, a.plan(), true);
     }
 
     /**
-     * Runs a plan in one round trip. A transactional plan goes to the server as one DO block, which PostgreSQL runs as
-     * one transaction: pgjdbc splits a JDBC batch into a round trip per ~250 statements (to keep the server's replies
-     * from filling the socket buffers) and commits in one more, so thousands of tables would cost dozens of them.
-     * In the caller's transaction a failure rolls that transaction back; the caller commits what succeeds. A plan
-     * that cannot be one transaction (the slot) runs in autocommit either way.
+     * A plan that cannot be one transaction (the slot), in autocommit: its statements in one round trip, then the
+     * second look in another, as what the plan did stays even when the look fails.
      */
-    static void apply(Connection c, Plan plan, Transaction tx) throws SQLException {
+    private static Outcome applyAlone(Connection c, Step step, Assessment a) throws SQLException {
+        Progress.phase(String.format("%s: applying %,d statement(s)", step.name(), a.plan().statements().size()));
+        Pipeline apply = new Pipeline(c);
+        for (Sql s : a.plan().statements()) apply.statement(s.text());
+        run(apply, a.plan(), Transaction.OWN);
+        Interrupts.committed(step.name() + " (applied)");
+        Progress.phase(step.name() + ": taking a second look");
+        try {
+            Pipeline look = new Pipeline(c);
+            Looking looking = step.verify(look);
+            look.run();
+            return outcome(step, a, looking.get());
+        } catch (SQLException e) {
+            throw refused(e, null).after(SECOND_LOOK_FAILED.replace("run it", "run " + step.name()));
+        }
+    }
+
+    /**
+     * Runs a pipeline that applies {@code plan}, in one round trip: in its own transaction (autocommit: the pipeline's
+     * implicit one, committed at its end), or in the caller's, which a failure rolls back (the caller commits what
+     * succeeds). A transactional plan is one DO block: pgjdbc splits a JDBC batch into a round trip per ~250
+     * statements (to keep the server's replies from filling the socket buffers), so thousands of tables would cost
+     * dozens of them. A failure names the statement it came from, and for a lock timeout who holds the lock.
+     */
+    static void run(Pipeline p, Plan plan, Transaction tx) throws SQLException {
+        Connection c = p.connection();
         if (Interrupts.requested()) throw new Failure(Exit.INTERRUPTED, "interrupted", Failure.NOTHING_CHANGED);
         boolean joined = tx == Transaction.CALLERS && plan.transactional(), auto = c.getAutoCommit();
         if (!joined) c.setAutoCommit(true);
-        try (var st = c.createStatement()) {
-            if (plan.transactional()) st.execute(block(plan));
-            else {
-                for (Sql s : plan.statements()) st.addBatch(s.text());
-                st.executeBatch();
-            }
-        } catch (BatchUpdateException e) {
-            throw refused(e.getNextException() != null ? e.getNextException() : e, culprit(e, plan));
+        try {
+            p.run();
         } catch (SQLException e) {
             if (joined) rollback(c);
-            Sql culprit = plan.transactional() ? culpritInBlock(e, plan) : null;
+            Sql culprit = plan.transactional() ? culpritInBlock(e, plan) : culprit(plan);
             throw refused(e, culprit, "55P03".equals(e.getSQLState()) ? Locks.holders(c, culprit) : null);
         } finally {
             try {
@@ -186,18 +235,10 @@ final class Runbook {
         } catch (SQLException lost) { }
     }
 
-    /**
-     * The statement a batch failed on. In a transaction pgjdbc marks every entry EXECUTE_FAILED, so the update counts
-     * cannot tell; its message quotes the failing statement ("Batch entry 2 ALTER TABLE ... was aborted"), in any locale.
-     */
-    static Sql culprit(BatchUpdateException e, Plan plan) {
-        int done = e.getUpdateCounts() == null ? -1 : e.getUpdateCounts().length;
-        if (done >= 0 && done < plan.statements().size()) return plan.statements().get(done);
-        String m = e.getMessage() == null ? "" : e.getMessage();
-        Sql found = null;
-        for (Sql s : plan.statements())
-            if (m.contains(s.text()) && (found == null || s.text().length() > found.text().length())) found = s;
-        return found;
+    /** The statement a plan run statement by statement (the slot) failed on: its one statement that names a subject. */
+    static Sql culprit(Plan plan) {
+        List<Sql> named = plan.statements().stream().filter(s -> s.subject() != null).toList();
+        return named.size() == 1 ? named.get(0) : null;
     }
 
     static Failure refused(SQLException e, Sql culprit) { return refused(e, culprit, null); }

@@ -1,6 +1,3 @@
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -74,36 +71,111 @@ final class Tables {
     // A dropped replica identity index leaves relreplident 'i', which then means nothing.
     static final String DETAILS = """
             WITH RECURSIVE tree AS (
-                   SELECT r.root, r.ord, r.root AS relid, 0 AS level FROM unnest(?::int8[]::oid[]) WITH ORDINALITY AS r(root, ord)
+                   SELECT r.root, r.root AS relid, 0 AS level FROM (%s) AS r(root)
                    UNION ALL
-                   SELECT t.root, t.ord, i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
+                   SELECT t.root, i.inhrelid, t.level + 1 FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid
                      JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition)
-            SELECT c.oid, n.nspname, c.relname, c.relkind::text AS kind,
+            SELECT t.root::int8 AS root, c.oid, n.nspname, c.relname, c.relkind::text AS kind,
                    CASE WHEN c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_index x
                              WHERE x.indrelid = c.oid AND x.indisreplident) THEN 'n' ELSE c.relreplident::text END AS ident,
                    EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisprimary) AS pk,
                    c.relpersistence = 'u' AS unlogged, pg_get_userbyid(c.relowner) AS owner,
                    pg_has_role(current_user, c.relowner, 'USAGE') AS owned, t.level, c.relkind <> 'p' AS leaf,
-                   c.reltoastrelid <> 0 AND pg_relation_size(c.reltoastrelid) > 0 AS toasted,
+                   %s AS toasted,
                    EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated = 's'
                                                           AND NOT a.attisdropped) AS generated
               FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE t.level = 0 OR c.relkind <> 'p'
-             ORDER BY t.ord, t.level, n.nspname, c.relname""";
+             ORDER BY t.root, t.level, n.nspname, c.relname""";
 
-    static List<Rel> details(Connection c, List<Long> oids) throws SQLException {
-        List<Rel> out = new ArrayList<>();
-        if (oids.isEmpty()) return out;
-        try (PreparedStatement st = c.prepareStatement(DETAILS)) {
-            st.setArray(1, c.createArrayOf("int8", oids.toArray(Long[]::new)));
-            try (var rs = st.executeQuery()) {
-                while (rs.next()) out.add(new Rel(rs.getLong("oid"), rs.getString("nspname"), rs.getString("relname"),
-                        rs.getString("kind"), rs.getString("ident"), rs.getBoolean("pk"), rs.getBoolean("unlogged"),
-                        rs.getString("owner"), rs.getBoolean("owned"), rs.getInt("level"), rs.getBoolean("leaf"),
-                        rs.getBoolean("toasted"), rs.getBoolean("generated")));
-            }
+    /** Tables, as SQL that selects their oids, with its parameters: what {@link #details} reads. */
+    record Roots(String sql, List<Object> params) {
+        /** Every table that a --table or --exclude-table name could mean. */
+        static Roots named(Asked a) {
+            String[][] n = names(a);
+            return new Roots("SELECT oid FROM (" + RESOLVE_TABLES + ") named WHERE oid IS NOT NULL", List.of(n[0], n[1]));
         }
-        return out;
+
+        /** The tables of these schemas, not partitions. */
+        static Roots inSchemas(List<String> schemas) {
+            return new Roots("""
+                    SELECT c.oid FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+                                  AND NOT c.relispartition WHERE n.nspname = ANY (?::text[])""", List.of((Object) schemas.toArray(String[]::new)));
+        }
+
+        /** The tables a publication lists by name. */
+        static Roots listed(String publication) {
+            return new Roots("SELECT r.prrelid FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid "
+                    + "WHERE p.pubname = ?", List.of(publication));
+        }
+
+        /** Every table a publication publishes, as the table one asks for (a partition's root). */
+        static Roots published(String publication) {
+            return new Roots("""
+                    SELECT DISTINCT coalesce(pg_partition_root(c.oid)::oid, c.oid) FROM pg_publication_tables t
+                      JOIN pg_namespace n ON n.nspname = t.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename
+                     WHERE t.pubname = ?""", List.of(publication));
+        }
+
+        /** The tables {@code these} select that {@code those} do not. */
+        static Roots minus(List<Roots> these, List<Roots> those) {
+            List<Object> params = new ArrayList<>();
+            for (Roots r : these) params.addAll(r.params());
+            for (Roots r : those) params.addAll(r.params());
+            return new Roots("SELECT * FROM (" + union(these) + ") AS these(oid) EXCEPT SELECT * FROM (" + union(those)
+                    + ") AS those(oid)", params);
+        }
+
+        static String union(List<Roots> roots) { return roots.stream().map(Roots::sql).collect(Collectors.joining("\nUNION ")); }
+
+        /** One table, if it exists. */
+        static Roots table(String schema, String table) {
+            return new Roots("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ? "
+                    + "AND c.relname = ?", List.of(schema, table));
+        }
+    }
+
+    /** The catalog's details of some tables and their partitions, by the oid of the table asked for. */
+    record Details(Map<Long, List<Rel>> byRoot) {
+        /** These and those (read apart). */
+        Details with(Details those) {
+            Map<Long, List<Rel>> all = new LinkedHashMap<>(byRoot);
+            all.putAll(those.byRoot());
+            return new Details(all);
+        }
+
+        /** Of {@code oids}, in their order: each table, then its partitions. */
+        List<Rel> of(Collection<Long> oids) {
+            List<Rel> out = new ArrayList<>();
+            for (Long oid : new java.util.LinkedHashSet<>(oids)) out.addAll(byRoot.getOrDefault(oid, List.of()));
+            return out;
+        }
+    }
+
+    /**
+     * Details of the tables that {@code roots} select, and of their partitions. A step reads them in the same round trip
+     * as the names it resolves, for every table those names could mean, and keeps those it resolved them to.
+     */
+    static Pipeline.Answer<Details> details(Pipeline p, Roots... roots) { return details(p, true, roots); }
+
+    /**
+     * {@code outOfLine} false: every table's {@code toasted} is false, without looking. Looking opens each table's TOAST
+     * relation (about 70 ms for 10,000 tables, twice that on a new connection), which a second look after setting
+     * replica identities does not need.
+     */
+    static Pipeline.Answer<Details> details(Pipeline p, boolean outOfLine, Roots... roots) {
+        List<Object> params = new ArrayList<>();
+        for (Roots r : roots) params.addAll(r.params());
+        String union = Roots.union(List.of(roots));
+        String toasted = outOfLine ? "c.reltoastrelid <> 0 AND pg_relation_size(c.reltoastrelid) > 0" : "false";
+        return p.shared("Tables.details", DETAILS.formatted(union, toasted), rs -> {
+            Map<Long, List<Rel>> by = new LinkedHashMap<>();
+            while (rs.next()) by.computeIfAbsent(rs.getLong("root"), k -> new ArrayList<>()).add(new Rel(rs.getLong("oid"),
+                    rs.getString("nspname"), rs.getString("relname"), rs.getString("kind"), rs.getString("ident"), rs.getBoolean("pk"),
+                    rs.getBoolean("unlogged"), rs.getString("owner"), rs.getBoolean("owned"), rs.getInt("level"), rs.getBoolean("leaf"),
+                    rs.getBoolean("toasted"), rs.getBoolean("generated")));
+            return new Details(by);
+        }, params.toArray());
     }
 
     /** The names asked for: --table (and --exclude-table) as written, --schema as given. */
@@ -127,8 +199,8 @@ final class Tables {
     /** The asked tables' oids, in the order asked, without duplicates and without the excluded ones; and those. */
     record Resolved(List<Long> oids, java.util.Set<Long> excluded) {}
 
-    /** Every bad name (an excluded one too) is exit 2. The excluded names go in the same look-up as the tables. */
-    static Resolved resolve(Connection c, Asked a) throws SQLException {
+    /** [schemas, names] of --table then --exclude-table, as RESOLVE_TABLES takes them (a schema may be null). */
+    private static String[][] names(Asked a) {
         List<String> names = new ArrayList<>(a.tables());
         names.addAll(a.excluded());
         String[] sch = new String[names.size()], rel = new String[names.size()];
@@ -137,46 +209,52 @@ final class Tables {
             sch[i] = n[0];
             rel[i] = n[1];
         }
+        return new String[][] {sch, rel};
+    }
+
+    private record Hit(int ord, Long oid, String schema) {}
+    private record SchemaHit(String schema, boolean found, Long oid) {}
+
+    /** Every bad name (an excluded one too) is exit 2, when the answer is taken. The excluded names go in the same look-up. */
+    static Pipeline.Answer<Resolved> resolve(Pipeline p, Asked a) {
+        String[][] n = names(a);
+        Pipeline.Answer<List<Hit>> tables = p.query(RESOLVE_TABLES, Pipeline.all(rs -> new Hit(rs.getInt("ord") - 1,
+                rs.getObject("oid") == null ? null : rs.getLong("oid"), rs.getString("nspname"))), n[0], n[1]);
+        String[] schemaNames = a.schemas().stream().map(s -> Input.name("--schema", s)).toArray(String[]::new);
+        Pipeline.Answer<List<SchemaHit>> schemas = p.query(RESOLVE_SCHEMAS, Pipeline.all(rs -> new SchemaHit(rs.getString("sch"),
+                rs.getBoolean("found"), rs.getObject("oid") == null ? null : rs.getLong("oid"))), (Object) schemaNames);
+        return () -> resolved(a, n[0], tables.get(), schemas.get());
+    }
+
+    private static Resolved resolved(Asked a, String[] sch, List<Hit> tableHits, List<SchemaHit> schemaHits) {
+        List<String> names = new ArrayList<>(a.tables());
+        names.addAll(a.excluded());
         List<Long> oids = new ArrayList<>();
         java.util.Set<Long> excluded = new java.util.HashSet<>();
         List<String> problems = new ArrayList<>();
-        try (PreparedStatement st = c.prepareStatement(RESOLVE_TABLES)) {
-            st.setArray(1, c.createArrayOf("text", sch));
-            st.setArray(2, c.createArrayOf("text", rel));
-            Map<Integer, List<Object[]>> hits = new TreeMap<>();
-            try (var rs = st.executeQuery()) {
-                while (rs.next()) hits.computeIfAbsent(rs.getInt("ord") - 1, k -> new ArrayList<>())
-                        .add(new Object[] {rs.getObject("oid") == null ? null : rs.getLong("oid"), rs.getString("nspname")});
-            }
-            List<String> missing = new ArrayList<>();
-            hits.forEach((i, rows) -> {
-                boolean exclude = i >= a.tables().size();
-                String option = exclude ? "--exclude-table" : "--table", arg = "'" + names.get(i) + "'";
-                if (rows.get(0)[0] == null) {
-                    if (exclude) problems.add(option + " " + arg + ": no such table (names are case-sensitive)");
-                    else missing.add(arg);
-                } else if (rows.size() > 1) problems.add(option + " " + arg + " is ambiguous, write schema.table: it is in schemas "
-                        + rows.stream().map(r -> (String) r[1]).collect(Collectors.joining(", ")));
-                else (exclude ? excluded : oids).add((Long) rows.get(0)[0]);
-            });
-            if (!missing.isEmpty()) problems.add(0, "--table " + Output.few(missing, ", ") + ": no such table"
-                    + (java.util.Arrays.stream(sch).limit(a.tables().size()).allMatch(java.util.Objects::isNull) ? " in any schema" : "")
-                    + " (names are case-sensitive; views cannot be published)");
+        Map<Integer, List<Hit>> hits = new TreeMap<>();
+        for (Hit h : tableHits) hits.computeIfAbsent(h.ord(), k -> new ArrayList<>()).add(h);
+        List<String> missing = new ArrayList<>();
+        hits.forEach((i, rows) -> {
+            boolean exclude = i >= a.tables().size();
+            String option = exclude ? "--exclude-table" : "--table", arg = "'" + names.get(i) + "'";
+            if (rows.get(0).oid() == null) {
+                if (exclude) problems.add(option + " " + arg + ": no such table (names are case-sensitive)");
+                else missing.add(arg);
+            } else if (rows.size() > 1) problems.add(option + " " + arg + " is ambiguous, write schema.table: it is in schemas "
+                    + rows.stream().map(Hit::schema).collect(Collectors.joining(", ")));
+            else (exclude ? excluded : oids).add(rows.get(0).oid());
+        });
+        if (!missing.isEmpty()) problems.add(0, "--table " + Output.few(missing, ", ") + ": no such table"
+                + (java.util.Arrays.stream(sch).limit(a.tables().size()).allMatch(java.util.Objects::isNull) ? " in any schema" : "")
+                + " (names are case-sensitive; views cannot be published)");
+        Map<String, Boolean> empty = new LinkedHashMap<>();
+        for (SchemaHit h : schemaHits) {
+            if (!h.found()) problems.add("--schema '" + h.schema() + "': no such schema (names are case-sensitive)");
+            else if (h.oid() == null) empty.put(h.schema(), true);
+            else oids.add(h.oid());
         }
-        try (PreparedStatement st = c.prepareStatement(RESOLVE_SCHEMAS)) {
-            String[] schemaNames = a.schemas().stream().map(s -> Input.name("--schema", s)).toArray(String[]::new);
-            st.setArray(1, c.createArrayOf("text", schemaNames));
-            Map<String, Boolean> empty = new LinkedHashMap<>();
-            try (var rs = st.executeQuery()) {
-                while (rs.next()) {
-                    String s = rs.getString("sch");
-                    if (!rs.getBoolean("found")) problems.add("--schema '" + s + "': no such schema (names are case-sensitive)");
-                    else if (rs.getObject("oid") == null) empty.put(s, true);
-                    else oids.add(rs.getLong("oid"));
-                }
-            }
-            empty.keySet().forEach(s -> problems.add("--schema '" + s + "' has no tables: create them first, or leave it out"));
-        }
+        empty.keySet().forEach(s -> problems.add("--schema '" + s + "' has no tables: create them first, or leave it out"));
         if (!problems.isEmpty()) throw Failure.badInput(Output.few(problems, "; "));
         return new Resolved(oids.stream().filter(o -> !excluded.contains(o)).distinct().toList(), excluded);
     }

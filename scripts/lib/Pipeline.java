@@ -1,0 +1,169 @@
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Statements that go to the server together and are answered in one round trip. pgjdbc sends a query text of several
+ * statements as one message with one Sync, so they run in order, in one transaction (the caller's, else an implicit
+ * one committed at the Sync), and an error skips the rest: all of them happen, or none. A step adds its reads here and
+ * takes their answers once the pipeline has run; the plan it applies goes in the same way, its second look after it.
+ */
+final class Pipeline {
+    /** Turns a query's rows into what a step reads from them. */
+    interface Rows<T> { T read(ResultSet rs) throws SQLException; }
+
+    /** What a query (or several) answered, once the pipeline has run. */
+    interface Answer<T> { T get() throws SQLException; }
+
+    /**
+     * A query's answer; the server's error instead when only this query failed (see {@link #runEach}), or what its
+     * reader threw (bad input it found), thrown when the answer is taken.
+     */
+    private static final class Reply<T> implements Answer<T> {
+        private T value;
+        private SQLException error;
+        private RuntimeException thrown;
+        private boolean answered;
+
+        public T get() throws SQLException {
+            if (error != null) throw error;
+            if (thrown != null) throw thrown;
+            if (!answered) throw new IllegalStateException("the pipeline has not run");
+            return value;
+        }
+
+        private void set(Object v) {
+            @SuppressWarnings("unchecked") T t = (T) v;
+            value = t;
+            answered = true;
+        }
+    }
+
+    private record Entry(String kind, String sql, Object[] params, Rows<?> rows, Reply<?> answer) {}
+
+    private final Connection c;
+    private final List<Entry> entries = new ArrayList<>();
+
+    Pipeline(Connection c) { this.c = c; }
+
+    /** The connection it runs on. */
+    Connection connection() { return c; }
+
+    /** The server's major version, which pgjdbc knows from the connection's start (no round trip). */
+    int major() {
+        try {
+            return c.getMetaData().getDatabaseMajorVersion();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A query whose rows {@code rows} reads. Parameters: String (null as text), Long, Integer, Boolean, String[] as
+     * text[], Long[] as int8[]: every value the user typed goes as a parameter, never into the SQL text.
+     */
+    <T> Answer<T> query(String sql, Rows<T> rows, Object... params) {
+        Reply<T> a = new Reply<>();
+        entries.add(new Entry(null, sql, params, rows, a));
+        return a;
+    }
+
+    /**
+     * The same, except that when the pipeline already holds this query with these parameters, read by a reader of the
+     * same kind, its answer is shared rather than asked again ({@code kind} names what the rows become). For reads
+     * that several steps make alike, e.g. the details of the same tables.
+     */
+    <T> Answer<T> shared(String kind, String sql, Rows<T> rows, Object... params) {
+        for (Entry e : entries)
+            if (kind.equals(e.kind()) && e.sql().equals(sql) && java.util.Arrays.deepEquals(e.params(), params)) {
+                @SuppressWarnings("unchecked") Answer<T> same = (Answer<T>) e.answer();
+                return same;
+            }
+        Reply<T> a = new Reply<>();
+        entries.add(new Entry(kind, sql, params, rows, a));
+        return a;
+    }
+
+    /** A statement whose result is not read (a DO block, a SET, a lock). */
+    void statement(String sql, Object... params) { entries.add(new Entry(null, sql, params, null, null)); }
+
+    /** The first row of a query that returns exactly one. */
+    static <T> Rows<T> one(Rows<T> row) {
+        return rs -> {
+            if (!rs.next()) throw new SQLException("a query that returns one row returned none");
+            return row.read(rs);
+        };
+    }
+
+    /** Every row. */
+    static <T> Rows<List<T>> all(Rows<T> row) {
+        return rs -> {
+            List<T> out = new ArrayList<>();
+            while (rs.next()) out.add(row.read(rs));
+            return out;
+        };
+    }
+
+    /** Runs everything in one round trip; an error (the first the server met) is thrown and nothing is answered. */
+    void run() throws SQLException { run(entries); }
+
+    /**
+     * For doctor, where a refused check must not hide the others: everything at once; when the server refuses
+     * something, each query again on its own (pgjdbc's automatic savepoint undoes the refused one), so that a query's
+     * error becomes its own answer. A broken connection or an interrupt is thrown.
+     */
+    void runEach() throws SQLException {
+        try {
+            run(entries);
+        } catch (SQLException e) {
+            String state = e.getSQLState() == null ? "" : e.getSQLState();
+            if (state.startsWith("08") || c.isClosed() || Interrupts.requested()) throw e;
+            for (Entry one : entries) {
+                try {
+                    run(List.of(one));
+                } catch (SQLException refused) {
+                    String s = refused.getSQLState() == null ? "" : refused.getSQLState();
+                    if (s.startsWith("08") || c.isClosed() || Interrupts.requested()) throw refused;
+                    if (one.answer() != null) one.answer().error = refused;
+                }
+            }
+        }
+    }
+
+    private void run(List<Entry> batch) throws SQLException {
+        if (batch.isEmpty()) return;
+        StringBuilder sql = new StringBuilder();
+        for (Entry e : batch) sql.append(sql.length() == 0 ? "" : ";\n").append(e.sql());
+        try (PreparedStatement st = c.prepareStatement(sql.toString())) {
+            int i = 0;
+            for (Entry e : batch) for (Object p : e.params()) bind(st, ++i, p);
+            boolean rows = st.execute();
+            for (Entry e : batch) {
+                if (e.rows() != null) {
+                    if (!rows) throw new SQLException("no rows came back for: " + Output.firstLine(e.sql()));
+                    try (ResultSet rs = st.getResultSet()) {
+                        e.answer().set(e.rows().read(rs));
+                    } catch (RuntimeException readerThrew) { // bad input found in the rows: thrown when the answer is taken
+                        e.answer().thrown = readerThrew;
+                    }
+                }
+                rows = st.getMoreResults();
+            }
+        }
+    }
+
+    private void bind(PreparedStatement st, int i, Object p) throws SQLException {
+        if (p == null) st.setNull(i, Types.VARCHAR);
+        else if (p instanceof String s) st.setString(i, s);
+        else if (p instanceof Long l) st.setLong(i, l);
+        else if (p instanceof Integer n) st.setInt(i, n);
+        else if (p instanceof Boolean b) st.setBoolean(i, b);
+        else if (p instanceof String[] a) st.setArray(i, c.createArrayOf("text", a));
+        else if (p instanceof Long[] a) st.setArray(i, c.createArrayOf("int8", a));
+        else throw new IllegalArgumentException("no SQL type for " + p.getClass());
+    }
+}
