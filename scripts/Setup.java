@@ -89,9 +89,9 @@ class Setup implements Callable<Exit> {
     /**
      * Every step is first assessed without changing anything, all in one round trip; only when none fails (and this is
      * no dry run) are they applied, in order, so a problem found by a late step leaves the database as it was. The
-     * grants and the publication are applied in setup's one transaction, with their second looks, and committed in the
-     * same round trip (a lock timeout or a lost connection in create-publication undoes the grants too); the slot, which
-     * cannot share a transaction that has written, comes after the commit.
+     * grants and the publication are applied in setup's one transaction, with their second looks, in one more round
+     * trip, and committed only when every look is right (a lock timeout or a lost connection in create-publication
+     * undoes the grants too); the slot, which cannot share a transaction that has written, comes after the commit.
      */
     public Exit call() throws SQLException {
         Inputs in = inputs();
@@ -117,8 +117,8 @@ class Setup implements Callable<Exit> {
 
     /**
      * The steps on one connection: every one read in one round trip (after the lock that serialises setups); when one
-     * fails, what each up to it found and would do, as a dry run; otherwise the grants and the publication applied,
-     * checked and committed in one more, then the slot.
+     * fails, what each up to it found and would do, as a dry run; otherwise the grants and the publication applied and
+     * checked in one more, committed, then the slot.
      */
     private static List<Runbook.Outcome> runAll(Connection c, Steps steps, Runbook.Mode mode) throws SQLException {
         boolean apply = mode == Runbook.Mode.APPLY;
@@ -160,12 +160,20 @@ class Setup implements Callable<Exit> {
                 }
             }
             List<Runbook.Outcome> outcomes = new ArrayList<>();
-            if (!statements.isEmpty()) {
-                changes.statement("COMMIT");
-                Runbook.run(changes, new Runbook.Plan(statements, true), Runbook.Transaction.CALLERS);
-                Interrupts.committed("the grants and the publication");
+            if (!statements.isEmpty()) Runbook.run(changes, new Runbook.Plan(statements, true), Runbook.Transaction.CALLERS);
+            for (Runbook.Applied a : applied) {
+                Runbook.Outcome o = a.get();
+                if (o.exit() != Exit.OK) { // a second look failed: none of it stays
+                    c.rollback();
+                    List<Runbook.Finding> f = new ArrayList<>(o.findings());
+                    f.add(Runbook.Finding.fail("result", "rolled back: nothing of setup's changes stays", null));
+                    outcomes.add(new Runbook.Outcome(o.step(), o.exit(), f, o.plan(), false));
+                    return outcomes;
+                }
+                outcomes.add(o);
             }
-            for (Runbook.Applied a : applied) outcomes.add(a.get());
+            c.commit();
+            if (!statements.isEmpty()) Interrupts.committed("the grants and the publication");
             c.setAutoCommit(true);
             try { // the slot comes after the commit: what came before it stays
                 outcomes.add(Runbook.settle(c, slot, found.get(found.size() - 1), mode, Runbook.Transaction.OWN));

@@ -236,8 +236,11 @@ class FaultsTest {
         }
     }
 
-    /** A step whose plan is the given one and whose second look fails on the server. */
-    static Runbook.Step failingSecondLook(boolean transactional) {
+    /**
+     * A step that creates a table, in one transaction or not, and whose second look fails on the server: in the
+     * pipeline that applies the plan, or afterwards with a query of its own (as teardown's does).
+     */
+    static Runbook.Step failingSecondLook(boolean transactional, boolean inThePipeline) {
         return new Runbook.Step() {
             public String name() { return "made-up"; }
             public Runbook.Reading read(Pipeline p) {
@@ -245,30 +248,63 @@ class FaultsTest {
                         "table made")), transactional));
             }
             public Runbook.Looking verify(Pipeline p) {
+                if (!inThePipeline) return () -> {
+                    p.connection().createStatement().execute("SELECT 1 / 0");
+                    return List.of();
+                };
                 Pipeline.Answer<Integer> broken = p.query("SELECT 1 / 0 AS n", Pipeline.one(rs -> rs.getInt("n")));
                 return () -> List.of(Runbook.Finding.ok("n", String.valueOf(broken.get())));
             }
         };
     }
 
+    static Failure secondLookFails(String db, boolean transactional, boolean inThePipeline) throws Exception {
+        try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
+            return assertThrows(Failure.class, () -> Runbook.runOn(c, failingSecondLook(transactional, inThePipeline),
+                    Runbook.Mode.APPLY, Runbook.Transaction.OWN));
+        }
+    }
+
+    static final String APPLIED = "; the plan was applied and committed; only the second look failed: run made-up again to check";
+
     /** The second look goes in the plan's transaction: when it fails, nothing stays, and the message says so. */
     @Test void aSecondLookThatFailsUndoesItsPlan() throws Exception {
         String db = Pg.freshDatabase("second_look");
-        try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-            Failure f = assertThrows(Failure.class, () -> Runbook.runOn(c, failingSecondLook(true), Runbook.Mode.APPLY, Runbook.Transaction.OWN));
-            assertEquals(Failure.NOTHING_CHANGED, f.aftermath, f.getMessage());
-        }
+        Failure f = secondLookFails(db, true, true);
+        assertEquals(Failure.NOTHING_CHANGED, f.aftermath, f.getMessage());
         assertEquals("0", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));
     }
 
-    /** A plan that cannot be one transaction (the slot's) stays when its second look fails: the message says it was applied. */
-    @Test void aSecondLookThatFailsAfterAPlanOnItsOwnSaysThePlanWasApplied() throws Exception {
-        String db = Pg.freshDatabase("second_look_alone");
-        try (Connection c = Pg.as(db, Pg.OWNER, Pg.OWNER_PASSWORD)) {
-            Failure f = assertThrows(Failure.class, () -> Runbook.runOn(c, failingSecondLook(false), Runbook.Mode.APPLY, Runbook.Transaction.OWN));
-            assertTrue(f.getMessage().endsWith("; the plan was applied and committed; only the second look failed: run made-up again to check"), f.getMessage());
+    /**
+     * A look after the commit (a plan that cannot be one transaction, as the slot's; or a look of its own, as
+     * teardown's) that fails: the plan stays, and the message says it was applied.
+     */
+    @Test void aSecondLookThatFailsAfterTheCommitSaysThePlanWasApplied() throws Exception {
+        for (boolean transactional : new boolean[] {false, true}) {
+            String db = Pg.freshDatabase("second_look_after");
+            Failure f = secondLookFails(db, transactional, !transactional);
+            assertTrue(f.getMessage().endsWith(APPLIED), f.getMessage());
+            assertEquals("1", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));
         }
-        assertEquals("1", Pg.value(db, "SELECT count(*) FROM pg_class WHERE relname = 'made'"));
+    }
+
+    /** A second look of setup that fails (here: a grant undone as soon as it is made) rolls all of setup back. */
+    @Test void aSecondLookThatFailsInSetupLeavesTheDatabaseAsItWas() throws Exception {
+        String db = setupDatabase("faults_look");
+        Pg.sql(db, "CREATE FUNCTION undo_grants() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+                        + "REVOKE SELECT ON public.\"Busy\" FROM " + ROLE + "; END $$",
+                "CREATE EVENT TRIGGER undo_grants ON ddl_command_end WHEN TAG IN ('GRANT') EXECUTE FUNCTION undo_grants()");
+        try {
+            String before = Pg.catalog(db);
+            Pg.Run r = setup(db, "faults_look", "5s");
+            assertEquals(1, r.exit(), r.all());
+            assertTrue(r.out().contains("rolled back: nothing of setup's changes stays"), r.out());
+            assertFalse(r.out().contains("next, Airbyte's source configuration"), r.out());
+            assertEquals(before, Pg.catalog(db), "no grant, no publication, no slot");
+        } finally {
+            Pg.sql(db, "DROP EVENT TRIGGER undo_grants");
+            dropSetup(db);
+        }
     }
 
     @Test void aLockTimeoutInSetupNamesTheTableAndChangesNothing() throws Exception {

@@ -47,6 +47,8 @@ final class Pipeline {
 
     private final Connection c;
     private final List<Entry> entries = new ArrayList<>();
+    /** Where the entries begin that no statement has come between: only those share an answer. */
+    private int unchangedSince;
 
     Pipeline(Connection c) { this.c = c; }
 
@@ -74,11 +76,11 @@ final class Pipeline {
 
     /**
      * The same, except that when the pipeline already holds this query with these parameters, read by a reader of the
-     * same kind, its answer is shared rather than asked again ({@code kind} names what the rows become). For reads
-     * that several steps make alike, e.g. the details of the same tables.
+     * same kind, and no statement has come between, its answer is shared rather than asked again ({@code kind} names
+     * what the rows become). For reads that several steps make alike, e.g. the details of the same tables.
      */
     <T> Answer<T> shared(String kind, String sql, Rows<T> rows, Object... params) {
-        for (Entry e : entries)
+        for (Entry e : entries.subList(unchangedSince, entries.size()))
             if (kind.equals(e.kind()) && e.sql().equals(sql) && java.util.Arrays.deepEquals(e.params(), params)) {
                 @SuppressWarnings("unchecked") Answer<T> same = (Answer<T>) e.answer();
                 return same;
@@ -89,7 +91,10 @@ final class Pipeline {
     }
 
     /** A statement whose result is not read (a DO block, a SET, a lock). */
-    void statement(String sql, Object... params) { entries.add(new Entry(null, sql, params, null, null)); }
+    void statement(String sql, Object... params) {
+        entries.add(new Entry(null, sql, params, null, null));
+        unchangedSince = entries.size(); // what is read after it may differ from what was read before
+    }
 
     /** The first row of a query that returns exactly one. */
     static <T> Rows<T> one(Rows<T> row) {
@@ -108,29 +113,31 @@ final class Pipeline {
         };
     }
 
-    /** Runs everything in one round trip; an error (the first the server met) is thrown and nothing is answered. */
+    /**
+     * Runs everything in one round trip. An error the server met (the first) is thrown, and then nothing happened;
+     * once the server has answered, what goes wrong reading an answer is that answer's, thrown when it is taken.
+     */
     void run() throws SQLException { run(entries); }
 
     /**
      * For doctor, where a refused check must not hide the others: everything at once; when the server refuses
-     * something, each query again on its own (pgjdbc's automatic savepoint undoes the refused one), so that a query's
-     * error becomes its own answer. A broken connection or an interrupt is thrown.
+     * something, each half again, and so on down to the refused queries alone (pgjdbc's automatic savepoint undoes
+     * each refused try), so that a query's error becomes its own answer. A broken connection or an interrupt is thrown.
      */
-    void runEach() throws SQLException {
+    void runEach() throws SQLException { runEach(entries); }
+
+    private void runEach(List<Entry> batch) throws SQLException {
         try {
-            run(entries);
+            run(batch);
         } catch (SQLException e) {
             String state = e.getSQLState() == null ? "" : e.getSQLState();
             if (state.startsWith("08") || c.isClosed() || Interrupts.requested()) throw e;
-            for (Entry one : entries) {
-                try {
-                    run(List.of(one));
-                } catch (SQLException refused) {
-                    String s = refused.getSQLState() == null ? "" : refused.getSQLState();
-                    if (s.startsWith("08") || c.isClosed() || Interrupts.requested()) throw refused;
-                    if (one.answer() != null) one.answer().error = refused;
-                }
+            if (batch.size() == 1) {
+                if (batch.get(0).answer() != null) batch.get(0).answer().error = e;
+                return;
             }
+            runEach(batch.subList(0, batch.size() / 2));
+            runEach(batch.subList(batch.size() / 2, batch.size()));
         }
     }
 
@@ -141,13 +148,15 @@ final class Pipeline {
         try (PreparedStatement st = c.prepareStatement(sql.toString())) {
             int i = 0;
             for (Entry e : batch) for (Object p : e.params()) bind(st, ++i, p);
-            boolean rows = st.execute();
+            boolean rows = st.execute(); // the server has run everything: from here on, nothing it did is undone
             for (Entry e : batch) {
                 if (e.rows() != null) {
-                    if (!rows) throw new SQLException("no rows came back for: " + Output.firstLine(e.sql()));
-                    try (ResultSet rs = st.getResultSet()) {
+                    try (ResultSet rs = rows ? st.getResultSet() : null) {
+                        if (rs == null) throw new SQLException("no rows came back for: " + Output.firstLine(e.sql()));
                         e.answer().set(e.rows().read(rs));
-                    } catch (RuntimeException readerThrew) { // bad input found in the rows: thrown when the answer is taken
+                    } catch (SQLException unreadable) {
+                        e.answer().error = unreadable;
+                    } catch (RuntimeException readerThrew) { // bad input found in the rows
                         e.answer().thrown = readerThrew;
                     }
                 }

@@ -117,8 +117,21 @@ final class Runbook {
         Pipeline apply = new Pipeline(c);
         Applied applied = stage(apply, step, a);
         run(apply, a.plan(), tx);
-        if (tx == Transaction.OWN) Interrupts.committed(step.name() + " (applied)");
-        return applied.get();
+        if (tx == Transaction.CALLERS) return applied.get(); // the caller commits, or rolls back what fails
+        Interrupts.committed(step.name() + " (applied)");
+        return committed(step, applied::get);
+    }
+
+    /** The outcome of a plan committed already: what fails from here on is its second look, and the plan stays. */
+    private static Outcome committed(Step step, Applied outcome) throws SQLException {
+        String stays = SECOND_LOOK_FAILED.replace("run it", "run " + step.name());
+        try {
+            return outcome.get();
+        } catch (SQLException e) {
+            throw refused(e, null).after(stays);
+        } catch (Failure f) {
+            throw f.after(stays);
+        }
     }
 
     /** What an assessment comes to when there is nothing to apply: a failure, "already done", or a dry run's plan; else null. */
@@ -163,14 +176,12 @@ final class Runbook {
         run(apply, a.plan(), Transaction.OWN);
         Interrupts.committed(step.name() + " (applied)");
         Progress.phase(step.name() + ": taking a second look");
-        try {
+        return committed(step, () -> {
             Pipeline look = new Pipeline(c);
             Looking looking = step.verify(look);
             look.run();
             return outcome(step, a, looking.get());
-        } catch (SQLException e) {
-            throw refused(e, null).after(SECOND_LOOK_FAILED.replace("run it", "run " + step.name()));
-        }
+        });
     }
 
     /**
