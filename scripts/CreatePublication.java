@@ -87,7 +87,7 @@ class CreatePublication implements Callable<Exit> {
     /** Who we are and the publication as it is ({@code exists} false: the rest is unset). */
     record Pub(String user, String database, boolean canCreate, boolean exists, boolean allTables, boolean publishesDml,
                boolean viaRoot, boolean generatedColumns, String owner, boolean owned, List<Long> rels,
-               List<String> schemas, java.util.Set<Long> inSchemas, List<String> slots) {}
+               List<String> schemas, java.util.Set<Long> inSchemas, java.util.Set<Long> narrowed, List<String> slots) {}
 
     /** The step: replica identities to set, and the publication to create or add to. */
     private record Step(Options o) implements Runbook.Step {
@@ -216,6 +216,8 @@ class CreatePublication implements Callable<Exit> {
                         f.add(Runbook.Finding.ok("not asked", "published but not asked, kept (--remove-unlisted would take them "
                                 + "out): " + (extra.isEmpty() ? "" : extra.size() + " table(s): " + Tables.list(extra.values())) + schemas));
                 }
+                List<Tables.Rel> narrowed = asked.values().stream().filter(r -> pub.narrowed().contains(r.oid())).toList();
+                if (!narrowed.isEmpty()) f.add(narrowed(p, narrowed));
             }
             boolean wantsGenerated = publishGenerated && !generated.isEmpty();
             if (!pub.exists()) {
@@ -273,7 +275,8 @@ class CreatePublication implements Callable<Exit> {
                 Runbook.Assessment again = second.get();
                 return again.plan().isEmpty() && !again.failed() ? List.of(Runbook.Finding.ok("verified", "a second look plans nothing"))
                         : List.of(Runbook.Finding.fail("verified", "the catalog still differs after applying: "
-                                + again.plan().statements().size() + " statement(s) left", "run create-publication again and report this"));
+                                + again.plan().statements().size() + " statement(s) left (a table made or changed meanwhile?)",
+                                "run create-publication again; if it stays so, report it"));
             };
         }
 
@@ -294,7 +297,9 @@ class CreatePublication implements Callable<Exit> {
             (SELECT array_agg(n.nspname::text ORDER BY n.nspname) FROM pg_publication_namespace s
                JOIN pg_namespace n ON n.oid = s.pnnspid WHERE s.pnpubid = p.oid) AS schemas,
             (SELECT array_agg(c.oid::int8) FROM pg_publication_namespace s JOIN pg_class c ON c.relnamespace = s.pnnspid
-              AND c.relkind IN ('r', 'p') AND NOT c.relispartition WHERE s.pnpubid = p.oid) AS in_schemas""";
+              AND c.relkind IN ('r', 'p') AND NOT c.relispartition WHERE s.pnpubid = p.oid) AS in_schemas,
+            (SELECT array_agg(r.prrelid::int8) FROM pg_publication_rel r WHERE r.prpubid = p.oid
+                AND (r.prattrs IS NOT NULL OR r.prqual IS NOT NULL)) AS narrowed""";
 
     /** Every table the asked names could mean, and those the publication lists: what the step reads the details of. */
     static List<Tables.Roots> tables(Tables.Asked asked, String publication) {
@@ -303,16 +308,31 @@ class CreatePublication implements Callable<Exit> {
 
     /** The publication as it is, and who we are. */
     static Pipeline.Answer<Pub> publication(Pipeline p, String name, int major) {
-        return p.query(PUBLICATION.formatted(major >= 15 ? IN_SCHEMAS : "NULL::text[] AS schemas, NULL::int8[] AS in_schemas"),
+        return p.query(PUBLICATION.formatted(major >= 15 ? IN_SCHEMAS
+                        : "NULL::text[] AS schemas, NULL::int8[] AS in_schemas, NULL::int8[] AS narrowed"),
                 Pipeline.one(rs -> {
-                    java.sql.Array rels = rs.getArray("rels"), schemas = rs.getArray("schemas"), inSchemas = rs.getArray("in_schemas");
+                    java.sql.Array rels = rs.getArray("rels"), schemas = rs.getArray("schemas"), inSchemas = rs.getArray("in_schemas"),
+                            narrowed = rs.getArray("narrowed");
                     return new Pub(rs.getString("me"), rs.getString("db"), rs.getBoolean("can_create"), rs.getBoolean("exists"),
                             rs.getBoolean("puballtables"), rs.getBoolean("dml"), rs.getBoolean("pubviaroot"), rs.getBoolean("gencols"),
                             rs.getString("owner"), rs.getBoolean("owned"), rels == null ? List.of() : List.of((Long[]) rels.getArray()),
                             schemas == null ? List.of() : List.of((String[]) schemas.getArray()),
                             inSchemas == null ? java.util.Set.of() : java.util.Set.of((Long[]) inSchemas.getArray()),
+                            narrowed == null ? java.util.Set.of() : java.util.Set.of((Long[]) narrowed.getArray()),
                             List.of((String[]) rs.getArray("slots").getArray()));
                 }), name);
+    }
+
+    /**
+     * Tables published with a column list or a row filter (PostgreSQL 15+): Airbyte receives only those columns or
+     * rows. It may be meant (columns kept from Airbyte), so it is a warning, never changed unasked.
+     */
+    static Runbook.Finding narrowed(String p, List<Tables.Rel> rels) {
+        String names = rels.stream().map(Tables.Rel::q).collect(Collectors.joining(", "));
+        return Runbook.Finding.warn("column list", p + " publishes " + Tables.list(rels) + " with a column list or a row "
+                + "filter: Airbyte receives only those columns or rows of their changes", "if that is not meant, publish "
+                + "them whole, in one transaction:\nBEGIN;\nALTER PUBLICATION " + p + " DROP TABLE " + names + ";\nALTER "
+                + "PUBLICATION " + p + " ADD TABLE " + names + ";\nCOMMIT;");
     }
 
     static String identitySummary(int total, List<Tables.Rel> toDefault, List<Tables.Rel> noKeyToFull,

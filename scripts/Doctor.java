@@ -96,8 +96,7 @@ class Doctor implements Callable<Exit>, Exit.Documented {
             case "create-slot" -> args.addAll(List.of("--slot", slot.name, "--publication", publication.name));
             default -> { }
         }
-        args.addAll(List.of(extra));
-        return Invocation.current().other(step, args);
+        return Invocation.current().other(step, Invocation.merged(args, extra));
     }
 
     public Exit call() throws SQLException {
@@ -153,19 +152,22 @@ class Doctor implements Callable<Exit>, Exit.Documented {
                 DoctorSlot.read(p, x), DoctorSlot.airbyteCheck(p, x));
     }
 
-    /** Every check group in turn, each guarded so that a refused query does not hide the groups after it. */
+    /**
+     * Every check group in turn, each part that reads on its own guarded, so that a refused query hides no other
+     * check: it is a warning, "could not check", and what can be checked still is.
+     */
     private void diagnose(DoctorChecks.Context x, Setup.Steps steps, Reads r, Map<String, List<Runbook.Finding>> report) throws SQLException {
         DoctorChecks.Server server = guard(x, report, "connection", () -> {
             DoctorChecks.Server s = r.server().get();
             add(report, "connection", s.connection());
             return s;
-        }, new DoctorChecks.Server(List.of(), false, x.target().isNeonHost(), 0));
-        guard(x, report, "server", () -> {
-            step(x, report, "server", steps.wal(), r.wal());
-            return add(report, "server", DoctorChecks.standby(server));
         }, null);
+        guard(x, report, "server", () -> step(x, report, "server", steps.wal(), r.wal()), null);
+        if (server != null) add(report, "server", DoctorChecks.standby(server));
+        boolean neon = server != null ? server.neon() : x.target().isNeonHost();
+        int version = server != null ? server.version() : x.c().getMetaData().getDatabaseMajorVersion() * 10000;
         boolean roleExists = guard(x, report, "role", () -> {
-            List<Runbook.Finding> found = DoctorChecks.role(x, r.role().get(), server.neon());
+            List<Runbook.Finding> found = DoctorChecks.role(x, r.role().get(), neon);
             add(report, "role", found);
             return found.stream().noneMatch(f -> f.check().equals("role"));
         }, true);
@@ -173,15 +175,21 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         DoctorChecks.Publication pub = guard(x, report, "publication", () -> {
             DoctorChecks.Publication p = DoctorChecks.publication(x, r.publication());
             add(report, "publication", p.findings());
-            step(x, report, "publication", steps.publication(), r.publicationStep());
             return p;
-        }, new DoctorChecks.Publication(List.of(), java.util.Set.of(), java.util.Set.of()));
-        guard(x, report, "replica identity", () -> add(report, "replica identity",
-                DoctorChecks.replicaIdentity(x, pub, server.version(), r.publication().details().get())), null);
-        guard(x, report, "slot", () -> {
-            step(x, report, "slot", steps.slot().apply(false), r.slotStep());
-            return add(report, "slot", DoctorSlot.slot(x, r.slot().get()));
         }, null);
+        boolean identitiesChecked = guard(x, report, "replica identity", () -> {
+            if (pub == null) { // create-publication's check, below, names those of the tables asked for
+                add(report, "replica identity", List.of(Runbook.Finding.warn("replica identity", "not known for the "
+                        + "published tables: the publication could not be read", null)));
+                return false;
+            }
+            add(report, "replica identity", DoctorChecks.replicaIdentity(x, pub, version, r.publication().details().get()));
+            return true;
+        }, false);
+        guard(x, report, "publication", () -> step(x, report, "publication", steps.publication(), r.publicationStep(),
+                identitiesChecked), null);
+        guard(x, report, "slot", () -> step(x, report, "slot", steps.slot().apply(false), r.slotStep()), null);
+        guard(x, report, "slot", () -> add(report, "slot", DoctorSlot.slot(x, r.slot().get())), null);
         guard(x, report, "airbyte check", () -> add(report, "airbyte check", r.airbyteCheck().get().findings()), null);
         if (airbyteConnection != null) guard(x, report, "airbyte", () -> add(report, "airbyte",
                 DoctorAirbyte.check(x, airbyteConnection.strip(), airbyte, java.util.Collections.unmodifiableMap(report))), null);
@@ -198,6 +206,12 @@ class Doctor implements Callable<Exit>, Exit.Documented {
      */
     private static Void step(DoctorChecks.Context x, Map<String, List<Runbook.Finding>> report, String group, Runbook.Step s,
                              Runbook.Reading reading) throws SQLException {
+        return step(x, report, group, s, reading, false);
+    }
+
+    /** {@code identitiesChecked}: the replica identity group has checked every table, so the step's own lines on it are left out. */
+    private static Void step(DoctorChecks.Context x, Map<String, List<Runbook.Finding>> report, String group, Runbook.Step s,
+                             Runbook.Reading reading, boolean identitiesChecked) throws SQLException {
         Runbook.Assessment a;
         try {
             a = reading.get();
@@ -206,8 +220,8 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         }
         boolean describes = s.readOnly() || s.name().equals("grant-access"), failureShown = false;
         for (Runbook.Finding f : a.findings()) {
-            // the replica identity group covers these, for every published table
-            if (s.name().equals("create-publication") && List.of("replica identity", "toast", "generated columns").contains(f.check())) continue;
+            // the replica identity group covers these, for every published table, when it could read them
+            if (identitiesChecked && List.of("replica identity", "toast", "generated columns").contains(f.check())) continue;
             failureShown |= f.status() == Runbook.Status.FAIL;
             if (f.status() != Runbook.Status.OK || describes)
                 add(report, s.name().equals("grant-access") && f.check().equals("replication") ? "role" : group, List.of(f));

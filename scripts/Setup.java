@@ -173,14 +173,15 @@ class Setup implements Callable<Exit> {
                 outcomes.add(o);
             }
             c.commit();
-            if (!statements.isEmpty()) Interrupts.committed("the grants and the publication");
+            String committed = committed(statements);
+            if (!statements.isEmpty()) Interrupts.committed(committed);
             c.setAutoCommit(true);
             try { // the slot comes after the commit: what came before it stays
                 outcomes.add(Runbook.settle(c, slot, found.get(found.size() - 1), mode, Runbook.Transaction.OWN));
             } catch (Failure f) {
                 if (outcomes.stream().noneMatch(Runbook.Outcome::applied)) throw f;
                 throw f.aftermath != null && !f.aftermath.equals(Failure.NOTHING_CHANGED) ? f
-                        : f.after("the grants and the publication are in place: run setup again to make the slot");
+                        : f.after(committed + " are in place: run setup again to make the slot");
             }
             return outcomes;
         } finally {
@@ -188,6 +189,12 @@ class Setup implements Callable<Exit> {
                 if (!c.isClosed() && !c.getAutoCommit()) c.rollback();
             } catch (SQLException lost) { } // the server rolled it back: the failure being thrown says so
         }
+    }
+
+    /** What setup's transaction changed, in words: the grants, the replica identities it set, and the publication. */
+    static String committed(List<Runbook.Sql> statements) {
+        boolean identities = statements.stream().anyMatch(s -> s.text().contains(" REPLICA IDENTITY "));
+        return "the grants" + (identities ? ", the replica identities" : "") + " and the publication";
     }
 
     public static void main(String... args) { Cli.launch(new Setup(), args); }

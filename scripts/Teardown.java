@@ -204,9 +204,13 @@ class Teardown implements Callable<Exit> {
                         "if nothing uses it, drop it:  SELECT pg_drop_replication_slot(" + s + ");\nthen:  "
                         + Invocation.current().again() + "\n(or give the right --slot)"));
             else if (!rs.getString("database").equals(rs.getString("here")))
-                f.add(Runbook.Finding.fail("slot", slot + " belongs to database " + rs.getString("database") + ", and a "
-                        + "logical slot can only be dropped from its own database", "run teardown again connected to "
-                        + "database " + rs.getString("database") + " (--dbname " + Invocation.shell(rs.getString("database")) + ")"));
+                // First the way that stays in this database: the slot is another database's CDC, maybe in use.
+                f.add(Runbook.Finding.fail("slot", slot + " belongs to database " + rs.getString("database") + " (its CDC, "
+                        + "not this database's), and a logical slot can only be dropped from its own database",
+                        (others.isEmpty() ? "give the slot of this database with --slot (this database has no pgoutput slot)"
+                        : "if this database's slot is " + others.get(0) + ":  " + Invocation.current().replacing("--slot", others.get(0)))
+                        + "\nonly to tear down database " + rs.getString("database") + "'s CDC (check that nothing syncs from it "
+                        + "any more): run teardown again connected to it (--dbname " + Invocation.shell(rs.getString("database")) + ")"));
             else if (!rs.getBoolean("can_replicate"))
                 f.add(Runbook.Finding.fail("slot", me + " has no REPLICATION attribute, which dropping a slot needs",
                         "connect as the role that created the slot (it has REPLICATION)"));

@@ -1,5 +1,7 @@
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
@@ -347,6 +349,25 @@ class CreatePublicationTest {
             assertEquals("d", identity("kept"));
             assertEquals(List.of(), Pg.column(db, "SELECT pubname FROM pg_publication"));
         }
+    }
+
+    /**
+     * A table published with a column list or a row filter (PostgreSQL 15+) sends Airbyte only part of its changes:
+     * a warning, never changed unasked (it may keep columns from Airbyte), whose fix publishes the tables whole.
+     */
+    @Test void aColumnListOrRowFilterIsNamedAndItsFixPublishesTheTablesWhole() throws Exception {
+        asOwner("CREATE TABLE public.orders (id int PRIMARY KEY, card text)", "CREATE TABLE public.regions (id int PRIMARY KEY, region text)",
+                "CREATE PUBLICATION airbyte_publication FOR TABLE public.orders (id), public.regions WHERE (region = 'eu')");
+        Pg.Run r = run("--json");
+        assertEquals(0, r.exit(), r.all());
+        JsonNode warn = CheckWalTest.find(new ObjectMapper().readTree(r.out()).get("steps").get(0), "column list");
+        assertEquals("warn", warn.get("status").asText(), r.out());
+        assertTrue(warn.get("message").asText().contains("\"public\".\"orders\", \"public\".\"regions\""), r.out());
+        Fixes.apply(warn.get("fix").asText(), db, Pg.OWNER, Pg.OWNER_PASSWORD);
+        assertEquals(List.of("f", "f"), Pg.column(db, "SELECT prattrs IS NOT NULL OR prqual IS NOT NULL FROM pg_publication_rel"));
+        assertEquals(List.of("public.orders", "public.regions"), published("airbyte_publication"));
+        Pg.Run again = run("--json");
+        assertFalse(again.out().contains("column list"), again.out());
     }
 
     @Test void aliasRunsThroughTheRealLauncher() throws Exception {

@@ -98,10 +98,22 @@ class CreateSlotTest {
         assertEquals(List.of("airbyte_slot   f"), slots());
     }
 
+    /** The way out it prints, another name, works as pasted: also when --slot was typed (it replaces it). */
     @Test void aSlotOfAnotherDatabaseIsAFailure() throws Exception {
         Pg.sql("postgres", "SELECT pg_create_logical_replication_slot('airbyte_slot', 'pgoutput')");
-        assertEquals(1, Pg.run(new CreateSlot(), "--url", Pg.url(db)).exit());
-        assertEquals(List.of("airbyte_slot pgoutput postgres f"), slots());
+        try {
+            Pg.Run r = Pg.run(new CreateSlot(), "--url", Pg.url(db), "--slot", "airbyte_slot", "--force", "--json");
+            assertEquals(1, r.exit(), r.all());
+            assertEquals(List.of("airbyte_slot pgoutput postgres f"), slots());
+            String fix = CheckWalTest.find(new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out()).get("steps").get(0), "slot")
+                    .get("fix").asText();
+            String another = fix.lines().filter(l -> l.startsWith("or choose another name:  ")).findFirst().orElseThrow();
+            Pg.Run made = Fixes.run(another.substring(another.indexOf("jbang ")), Pg.OWNER_PASSWORD);
+            assertEquals(0, made.exit(), another + "\n" + made.all());
+            assertEquals("t", Pg.value(db, "SELECT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'airbyte_slot_2')"));
+        } finally {
+            Pg.sql("postgres", "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'airbyte_slot%'");
+        }
     }
 
     @Test void invalidSlotNamesAreRejectedBeforeConnecting() throws Exception {

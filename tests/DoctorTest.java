@@ -67,6 +67,36 @@ class DoctorTest {
         assertEquals(List.of(), Fixtures.failures(r));
     }
 
+    /**
+     * A refused query hides no check that can still run: without pg_partition_root the publication cannot be read, yet
+     * create-publication's own check finds a published table whose UPDATEs would fail, and doctor says it is not ready.
+     */
+    @Test void aRefusedPublicationReadStillFindsAMissingReplicaIdentity() throws Exception {
+        String db = Fixtures.shop();
+        Fixtures.setup(db);
+        Fixtures.as(db, "CREATE TABLE public.notes (body text)", "ALTER PUBLICATION airbyte_publication ADD TABLE public.notes");
+        Pg.sql(db, "REVOKE EXECUTE ON FUNCTION pg_partition_root(regclass) FROM PUBLIC");
+        Pg.Run r = Fixtures.doctor(db);
+        assertEquals(1, r.exit(), r.out());
+        assertEquals("warn", Fixtures.status(r, "publication", "publication"), r.out());
+        assertEquals("warn", Fixtures.status(r, "replica identity", "replica identity"), r.out());
+        assertTrue(Fixtures.finding(r, "publication", "replica identity").get("message").asText()
+                .contains("\"public\".\"notes\""), r.out());
+    }
+
+    /** Airbyte's own check is refused when its role may not read pg_replication_slots: that is Airbyte failing, not ok. */
+    @Test void airbytesCheckRefusedByTheServerFailsAndItsFixWorks() throws Exception {
+        String db = Fixtures.shop();
+        Fixtures.setup(db);
+        Pg.sql(db, "REVOKE SELECT ON pg_catalog.pg_replication_slots FROM PUBLIC");
+        Pg.Run r = Fixtures.doctor(db);
+        assertEquals(1, r.exit(), r.out());
+        assertEquals("fail", Fixtures.status(r, "airbyte check", "slot query"), r.out());
+        assertEquals("fail", Fixtures.status(r, "airbyte check", "verdict"), r.out());
+        Fixes.apply(Fixtures.fix(r, "airbyte check", "slot query"), db, Pg.OWNER, Pg.OWNER_PASSWORD);
+        assertEquals(0, Fixtures.doctor(db).exit());
+    }
+
     @Test void catalogReadsDoNotGrowWithTheNumberOfTables() throws Exception {
         String db = Fixtures.shop();
         Fixtures.setup(db);

@@ -167,7 +167,7 @@ class FaultsTest {
                 assertTrue(r.err().startsWith("setup: slot faults_waiting (a new slot waits for every open transaction that "
                         + "has written; open when it looked: "), r.err());
                 assertTrue(r.err().contains("could not take a lock within lock_timeout"), r.err());
-                assertTrue(r.err().strip().endsWith("the grants and the publication are in place: run setup again to make the slot"), r.err());
+                assertTrue(r.err().strip().endsWith("the grants, the replica identities and the publication are in place: run setup again to make the slot"), r.err());
                 assertFalse(r.err().contains("nothing was changed"), r.err());
                 assertEquals(List.of("Busy", "orders"), Pg.column(db, "SELECT tablename FROM pg_publication_tables ORDER BY 1"));
                 assertEquals("true", Pg.value(db, "SELECT has_table_privilege('" + ROLE + "', 'public.orders', 'SELECT')::text"));

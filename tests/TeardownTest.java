@@ -247,6 +247,25 @@ class TeardownTest {
     }
 
     /** Two slots, one dropped: the other may read the publication, so it stays unless --force. */
+    /** A slot name that is another database's: the first fix stays here (this database's own slot), and works as printed. */
+    @Test void aSlotOfAnotherDatabaseIsLeftAloneAndTheFixNamesThisDatabasesSlot() throws Exception {
+        String db = shop();
+        setup(db, "teardown_here");
+        Pg.sql("postgres", "SELECT pg_create_logical_replication_slot('teardown_elsewhere', 'pgoutput')");
+        try {
+            Pg.Run r = teardown(db, "teardown_elsewhere", "--yes", "--json");
+            assertEquals(1, r.exit(), r.all());
+            String fix = Fixtures.json(r).get("steps").get(0).get("findings").findValues("fix").get(0).asText();
+            assertTrue(fix.startsWith("if this database's slot is teardown_here:  "), fix);
+            Fixes.Ran ran = Fixes.apply(fix, db, Pg.OWNER, Pg.OWNER_PASSWORD);
+            assertEquals(0, ran.exit(), ran.all());
+            assertEquals(List.of(), slots("teardown_here"));
+            assertEquals(1, slots("teardown_elsewhere").size(), "the other database's slot stays");
+        } finally {
+            Pg.sql("postgres", "SELECT pg_drop_replication_slot('teardown_elsewhere')");
+        }
+    }
+
     @Test void anotherSlotInTheDatabaseKeepsThePublicationUnlessForced() throws Exception {
         String db = shop();
         setup(db, "teardown_one");

@@ -33,24 +33,45 @@ final class AirbyteCheck implements Runbook.Step {
         Pipeline.Answer<Integer> pubs = p.query(PUBLICATION, AirbyteCheck::count, publication);
         Pipeline.Answer<String> user = p.query("SELECT current_user AS me", Pipeline.one(rs -> rs.getString("me")));
         Pipeline.Answer<Integer> slots = p.query(SLOT, AirbyteCheck::count, slot, "pgoutput", target.database);
-        return () -> assess(pubs.get(), user.get(), slots.get());
+        return () -> assess(Found.of(pubs), user.get(), Found.of(slots));
     }
 
-    private Runbook.Assessment assess(int pubs, String user, int slots) {
+    /** What one of Airbyte's queries found: how many rows, or the server's refusal (doctor asks each apart then). */
+    private record Found(int rows, String refused) {
+        static Found of(Pipeline.Answer<Integer> answer) throws SQLException {
+            try {
+                return new Found(answer.get(), null);
+            } catch (SQLException e) {
+                if (e.getSQLState() != null && e.getSQLState().startsWith("08")) throw e;
+                return new Found(-1, Output.firstLine(e.getMessage()));
+            }
+        }
+    }
+
+    private Runbook.Assessment assess(Found pubs, String user, Found slots) {
         List<Runbook.Finding> f = new ArrayList<>();
         List<String> failures = new ArrayList<>();
-        if (slots == 1) f.add(Runbook.Finding.ok("slot query", "finds slot " + slot + " (pgoutput, this database)"));
+        if (slots.refused() != null) {
+            failures.add(slots.refused());
+            f.add(Runbook.Finding.fail("slot query", "slot " + slot + ": the server refuses Airbyte's query: " + slots.refused(),
+                    "as a superuser, give back what PostgreSQL lets every role read:  GRANT SELECT ON pg_catalog.pg_replication_slots TO PUBLIC;"));
+        } else if (slots.rows() == 1) f.add(Runbook.Finding.ok("slot query", "finds slot " + slot + " (pgoutput, this database)"));
         else {
-            String m = "Expected exactly one replication slot but found " + slots + ". Please read the docs and add a "
+            String m = "Expected exactly one replication slot but found " + slots.rows() + ". Please read the docs and add a "
                     + "replication slot to your database.";
             failures.add(m);
             // A slot comes after its publication: when both are missing, the publication's fix comes first.
             f.add(Runbook.Finding.fail("slot query", "slot " + slot + " (pgoutput, this database): Airbyte says \"" + m
-                    + "\"", pubs == 1 ? slotFix : publicationFix + "\nthen:  " + slotFix));
+                    + "\"", pubs.rows() == 1 ? slotFix : publicationFix + "\nthen:  " + slotFix));
         }
-        if (pubs == 1) f.add(Runbook.Finding.ok("publication query", "finds publication " + publication));
+        if (pubs.refused() != null) {
+            failures.add(pubs.refused());
+            f.add(Runbook.Finding.fail("publication query", "publication " + publication + ": the server refuses Airbyte's "
+                    + "query: " + pubs.refused(), "as a superuser, give back what PostgreSQL lets every role read:  "
+                    + "GRANT SELECT ON pg_catalog.pg_publication TO PUBLIC;"));
+        } else if (pubs.rows() == 1) f.add(Runbook.Finding.ok("publication query", "finds publication " + publication));
         else {
-            String m = "Expected exactly one publication but found " + pubs + ". Please read the docs and add a publication "
+            String m = "Expected exactly one publication but found " + pubs.rows() + ". Please read the docs and add a publication "
                     + "to your database.";
             failures.add(m);
             f.add(Runbook.Finding.fail("publication query", "publication " + publication + ": Airbyte says \"" + m + "\"", publicationFix));

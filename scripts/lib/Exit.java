@@ -6,7 +6,7 @@ import java.util.Map;
  */
 enum Exit {
     OK(0, "done, already done, or ready"),
-    NOT_READY(1, "not ready: a check failed, e.g. something the step needs is missing (its fix is printed); nothing changed"),
+    NOT_READY(1, "not ready: a check failed, e.g. something the step needs is missing (its fix is printed); nothing changed, unless a second look after applying found work left (its report says what was applied)"),
     BAD_INPUT(2, "bad input: an option, or a role, schema or table to act on that does not exist; nothing changed"),
     CANNOT_CONNECT(3, "cannot connect or authenticate (host, port, database, password, TLS)"),
     REFUSED(4, "the database refused the change (privilege, lock timeout); its transaction was rolled back"),

@@ -42,11 +42,40 @@ record Invocation(String command, List<String> args) {
 
     static void hiding(String... flags) { HIDDEN.set(List.of(flags)); }
 
-    /** This command again, with {@code extra} words at the end. */
-    String again(String... extra) {
-        List<String> words = new ArrayList<>(args);
-        words.addAll(List.of(extra));
-        return line(command, words);
+    /** This command again, with {@code extra} words at the end (see {@link #merged}). */
+    String again(String... extra) { return line(command, merged(args, extra)); }
+
+    /** The options that may be given more than once: each adds to the others. */
+    static final Set<String> REPEATABLE = Set.of("--schema", "--table", "--exclude-table");
+
+    /**
+     * {@code words}, then {@code extra}; an option of {@code extra} that {@code words} has already takes its place there
+     * (picocli refuses an option given twice), unless it is one that repeats. In {@code extra}, an option's value is the
+     * word after it that does not begin with a dash.
+     */
+    static List<String> merged(List<String> words, String... extra) {
+        List<String> out = new ArrayList<>(words);
+        for (int i = 0; i < extra.length; i++) {
+            String option = extra[i];
+            boolean valued = i + 1 < extra.length && !extra[i + 1].startsWith("-");
+            if (option.startsWith("-") && !REPEATABLE.contains(option)) {
+                int at = out.indexOf(option);
+                if (at < 0) at = indexOfAssigned(out, option);
+                if (at >= 0) {
+                    boolean joined = out.get(at).startsWith(option + "=");
+                    out.remove(at);
+                    if (valued && !joined && at < out.size() && !out.get(at).startsWith("-")) out.remove(at);
+                }
+            }
+            out.add(option);
+            if (valued) out.add(extra[++i]);
+        }
+        return out;
+    }
+
+    private static int indexOfAssigned(List<String> words, String option) {
+        for (int i = 0; i < words.size(); i++) if (words.get(i).startsWith(option + "=")) return i;
+        return -1;
     }
 
     /** This command again with {@code option}'s value replaced (or the option added), then {@code extra} words. */
