@@ -3,7 +3,6 @@
 //DESCRIPTION Remove what setup made: the replication slot (freeing its WAL), the publication; --revoke the grants, --drop-heartbeat
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,36 +151,39 @@ class Teardown implements Callable<Exit> {
             if (o.revokeFrom() != null) { Input.name("--role", o.revokeFrom()); Input.schemas(o.schemas()); }
         }
 
-        /** Not yet one round trip: teardown reads with queries of its own when the answer is taken. */
-        public Runbook.Reading read(Pipeline p) { return () -> assess(p.connection()); }
+        /** What the one-row read of the slot, the publication and the heartbeat table comes to. */
+        private record Drops(List<Runbook.Finding> findings, List<Runbook.Sql> drops, List<Runbook.Sql> slotSql) {}
 
-        private Runbook.Assessment assess(Connection c) throws SQLException {
+        public Runbook.Reading read(Pipeline p) {
             validate();
-            List<Runbook.Finding> f = new ArrayList<>();
-            List<Runbook.Sql> drops = new ArrayList<>(), slotSql = new ArrayList<>();
-            String slot = o.slot(), s = Input.literal(slot), p = Input.ident(Input.name("--publication", o.publication()));
+            String slot = o.slot(), publication = Input.name("--publication", o.publication()), pub = Input.ident(publication);
             String[] heartbeat = o.heartbeatTable() == null ? new String[2] : Input.tableName("--heartbeat-table", o.heartbeatTable());
-            try (PreparedStatement ps = c.prepareStatement(OBJECTS)) {
-                ps.setString(1, slot);
-                ps.setString(2, Input.name("--publication", o.publication()));
-                ps.setString(3, heartbeat[1]);
-                ps.setString(4, heartbeat[0]);
-                try (var rs = ps.executeQuery()) {
-                    rs.next();
-                    String me = Input.ident(rs.getString("me"));
-                    List<String> others = List.of((String[]) rs.getArray("pgoutput_slots").getArray());
-                    slot(f, slotSql, rs, others, me);
-                    publication(f, drops, rs, others, me, p);
-                    if (o.heartbeatTable() != null) heartbeat(f, drops, heartbeat, rs, me);
+            Pipeline.Answer<Drops> objects = p.query(OBJECTS, Pipeline.one(rs -> {
+                List<Runbook.Finding> f = new ArrayList<>();
+                List<Runbook.Sql> drops = new ArrayList<>(), slotSql = new ArrayList<>();
+                String me = Input.ident(rs.getString("me"));
+                List<String> others = List.of((String[]) rs.getArray("pgoutput_slots").getArray());
+                slot(f, slotSql, rs, others, me);
+                publication(f, drops, rs, others, me, pub);
+                if (o.heartbeatTable() != null) heartbeat(f, drops, heartbeat, rs, me);
+                return new Drops(f, drops, slotSql);
+            }), slot, publication, heartbeat[1], heartbeat[0]);
+            Pipeline.Answer<Revoke.Found> revoke = o.revokeFrom() == null ? null
+                    : new Revoke(Input.name("--role", o.revokeFrom()), Input.schemas(o.schemas())).read(p);
+            return () -> {
+                Drops found = objects.get();
+                List<Runbook.Finding> f = new ArrayList<>(found.findings());
+                List<Runbook.Sql> plan = new ArrayList<>();
+                if (revoke != null) {
+                    f.addAll(revoke.get().findings());
+                    plan.addAll(revoke.get().plan());
                 }
-            }
-            List<Runbook.Sql> plan = new ArrayList<>();
-            if (o.revokeFrom() != null) plan.addAll(new Revoke(Input.name("--role", o.revokeFrom()), Input.schemas(o.schemas())).assess(c, f));
-            plan.addAll(drops);
-            // Last: pg_drop_replication_slot may run in a transaction but is not rolled back with it.
-            plan.addAll(slotSql);
-            if (!plan.isEmpty()) plan.add(0, Runbook.lockTimeout(o.lockTimeout(), true));
-            return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
+                plan.addAll(found.drops());
+                // Last: pg_drop_replication_slot may run in a transaction but is not rolled back with it.
+                plan.addAll(found.slotSql());
+                if (!plan.isEmpty()) plan.add(0, Runbook.lockTimeout(o.lockTimeout(), true));
+                return new Runbook.Assessment(f, new Runbook.Plan(plan, true));
+            };
         }
 
         /** The slot: only a logical pgoutput slot of this database, never one a client streams from unless --force. */
@@ -301,8 +303,13 @@ class Teardown implements Callable<Exit> {
 
         /** After dropping, on the same connection: a second look finds nothing left to drop. */
         public Runbook.Looking verify(Pipeline p) {
+            // Not in the drops' pipeline: the slot's drop is not undone with their transaction, so a look that failed
+            // there could not say what stays. Its own pipeline, once they are committed.
             return () -> {
-                Runbook.Assessment again = assess(p.connection());
+                Pipeline after = new Pipeline(p.connection());
+                Runbook.Reading reading = read(after);
+                after.run();
+                Runbook.Assessment again = reading.get();
                 if (again.plan().isEmpty() && !again.failed())
                     return List.of(Runbook.Finding.ok("verified", "a second look finds nothing left to drop"));
                 return List.of(Runbook.Finding.fail("verified", "still there after teardown: " + String.join(", ", again.plan()

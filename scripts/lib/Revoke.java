@@ -1,5 +1,3 @@
-import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,65 +51,73 @@ record Revoke(String role, List<String> schemas) {
                AND EXISTS (SELECT FROM aclexplode(d.defaclacl) a WHERE a.grantee = r.oid AND a.privilege_type = 'SELECT')
              ORDER BY u.i, o.rolname""";
 
-    List<Runbook.Sql> assess(Connection c, List<Runbook.Finding> f) throws SQLException {
+    /** What revoking comes to: findings (warnings for what others granted) and the statements. */
+    record Found(List<Runbook.Finding> findings, List<Runbook.Sql> plan) {}
+
+    private record Default(String schema, String owner, boolean mayAct) {}
+
+    private record Grants(String name, boolean roleExists, boolean schemaExists, boolean ownsSchema, boolean ownsTables,
+                          boolean usage, String[] tables, String[] others, String[] usageBy) {}
+
+    /** Both reads in the pipeline; the answer is what to revoke. */
+    Pipeline.Answer<Found> read(Pipeline p) {
+        String[] names = schemas.toArray(String[]::new);
+        Pipeline.Answer<List<Default>> defaults = p.query(DEFAULTS, Pipeline.all(rs -> new Default(rs.getString("name"),
+                rs.getString("rolname"), rs.getBoolean("may_act"))), names, role);
+        Pipeline.Answer<List<Grants>> grants = p.query(GRANTS, Pipeline.all(rs -> new Grants(rs.getString("name"),
+                rs.getBoolean("role_exists"), rs.getBoolean("schema_exists"), rs.getBoolean("owns_schema"),
+                rs.getBoolean("owns_tables"), rs.getBoolean("usage"), strings(rs, "tables"), strings(rs, "others"),
+                strings(rs, "usage_by"))), role, names);
+        return () -> found(defaults.get(), grants.get());
+    }
+
+    private Found found(List<Default> defaultRows, List<Grants> grantRows) {
         String r = Input.ident(role);
-        java.sql.Array names = c.createArrayOf("text", schemas.toArray());
+        List<Runbook.Finding> f = new ArrayList<>();
         java.util.Map<String, List<String>> defaults = new java.util.HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(DEFAULTS)) {
-            ps.setArray(1, names);
-            ps.setString(2, role);
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String schema = Input.ident(rs.getString("name")), owner = Input.ident(rs.getString("rolname"));
-                    if (rs.getBoolean("may_act")) defaults.computeIfAbsent(rs.getString("name"), k -> new ArrayList<>()).add(owner);
-                    else f.add(Runbook.Finding.warn("grants " + schema, "default privileges of " + owner + " give " + r
-                            + " SELECT on tables it creates later in " + schema + ", and only " + owner + " may change them",
-                            "as " + owner + ":  ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " REVOKE SELECT ON TABLES FROM " + r + ";"));
-                }
-            }
+        for (Default d : defaultRows) {
+            String schema = Input.ident(d.schema()), owner = Input.ident(d.owner());
+            if (d.mayAct()) defaults.computeIfAbsent(d.schema(), k -> new ArrayList<>()).add(owner);
+            else f.add(Runbook.Finding.warn("grants " + schema, "default privileges of " + owner + " give " + r
+                    + " SELECT on tables it creates later in " + schema + ", and only " + owner + " may change them",
+                    "as " + owner + ":  ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " REVOKE SELECT ON TABLES FROM " + r + ";"));
         }
         List<Runbook.Sql> plan = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(GRANTS)) {
-            ps.setString(1, role);
-            ps.setArray(2, names);
-            try (var rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String name = rs.getString("name"), schema = Input.ident(name), subject = "schema " + schema;
-                    if (!rs.getBoolean("role_exists")) throw Failure.badInput("--role: role " + r + " does not exist (names are case-sensitive)");
-                    if (!rs.getBoolean("schema_exists")) throw Failure.badInput("--schema: schema " + schema + " does not exist in this database");
-                    boolean ownsSchema = rs.getBoolean("owns_schema"), ownsTables = rs.getBoolean("owns_tables"), usage = rs.getBoolean("usage");
-                    String[] tables = strings(rs, "tables"), others = strings(rs, "others"), usageBy = strings(rs, "usage_by");
-                    List<String> todo = new ArrayList<>();
-                    if (tables.length > 0) {
-                        // ON ALL TABLES would also take SELECT from the role on the tables it owns: list them instead.
-                        List<String> quoted = java.util.Arrays.stream(tables).map(t -> Input.qualified(name, t)).toList();
-                        plan.add(new Runbook.Sql("REVOKE SELECT ON " + (ownsTables ? "TABLE " + String.join(", ", quoted)
-                                : "ALL TABLES IN SCHEMA " + schema) + " FROM " + r, subject, quoted, Locks.SHARE_UPDATE_EXCLUSIVE));
-                        todo.add("SELECT on " + tables.length + " table(s)");
-                    }
-                    for (String owner : defaults.getOrDefault(name, List.of())) {
-                        plan.add(new Runbook.Sql("ALTER DEFAULT PRIVILEGES FOR ROLE " + owner + " IN SCHEMA " + schema
-                                + " REVOKE SELECT ON TABLES FROM " + r, subject));
-                        todo.add("SELECT on tables " + owner + " creates later");
-                    }
-                    if (usage) {
-                        plan.add(new Runbook.Sql("REVOKE USAGE ON SCHEMA " + schema + " FROM " + r, subject));
-                        todo.add("USAGE");
-                    }
-                    if (others.length > 0 || usageBy.length > 0)
-                        f.add(Runbook.Finding.warn("grants " + schema, r + " keeps what others granted it, which only they "
-                                + "may revoke: " + String.join(", ", others) + (usageBy.length == 0 ? "" : (others.length == 0
-                                ? "" : "; ") + "USAGE on the schema (granted by " + String.join(", ", usageBy) + ")"),
-                                "as that grantor:  REVOKE SELECT ON TABLE " + schema + ".<table> FROM " + r + ";"));
-                    String kept = ownsSchema || ownsTables ? " (" + r + " owns " + (ownsSchema ? "the schema" : "")
-                            + (ownsSchema && ownsTables ? " and " : "") + (ownsTables ? "tables" : "") + " there: an "
-                            + "owner's rights are never revoked)" : "";
-                    f.add(Runbook.Finding.ok("grants " + schema, (todo.isEmpty() ? r + " has no grant here to revoke"
-                            : "revokes from " + r + ": " + String.join("; ", todo)) + kept));
-                }
+        for (Grants g : grantRows) {
+            String name = g.name(), schema = Input.ident(name), subject = "schema " + schema;
+            if (!g.roleExists()) throw Failure.badInput("--role: role " + r + " does not exist (names are case-sensitive)");
+            if (!g.schemaExists()) throw Failure.badInput("--schema: schema " + schema + " does not exist in this database");
+            String[] tables = g.tables(), others = g.others(), usageBy = g.usageBy();
+            List<String> todo = new ArrayList<>();
+            if (tables.length > 0) {
+                // ON ALL TABLES would also take SELECT from the role on the tables it owns: list them instead.
+                List<String> quoted = java.util.Arrays.stream(tables).map(t -> Input.qualified(name, t)).toList();
+                plan.add(new Runbook.Sql("REVOKE SELECT ON " + (g.ownsTables() ? "TABLE " + String.join(", ", quoted)
+                        : "ALL TABLES IN SCHEMA " + schema) + " FROM " + r, subject, quoted, Locks.SHARE_UPDATE_EXCLUSIVE));
+                todo.add("SELECT on " + tables.length + " table(s)");
             }
+            for (String owner : defaults.getOrDefault(name, List.of())) {
+                plan.add(new Runbook.Sql("ALTER DEFAULT PRIVILEGES FOR ROLE " + owner + " IN SCHEMA " + schema
+                        + " REVOKE SELECT ON TABLES FROM " + r, subject));
+                todo.add("SELECT on tables " + owner + " creates later");
+            }
+            if (g.usage()) {
+                plan.add(new Runbook.Sql("REVOKE USAGE ON SCHEMA " + schema + " FROM " + r, subject));
+                todo.add("USAGE");
+            }
+            if (others.length > 0 || usageBy.length > 0)
+                f.add(Runbook.Finding.warn("grants " + schema, r + " keeps what others granted it, which only they "
+                        + "may revoke: " + String.join(", ", others) + (usageBy.length == 0 ? "" : (others.length == 0
+                        ? "" : "; ") + "USAGE on the schema (granted by " + String.join(", ", usageBy) + ")"),
+                        "as that grantor:  REVOKE SELECT ON TABLE " + schema + ".<table> FROM " + r + ";"));
+            boolean ownsSchema = g.ownsSchema(), ownsTables = g.ownsTables();
+            String kept = ownsSchema || ownsTables ? " (" + r + " owns " + (ownsSchema ? "the schema" : "")
+                    + (ownsSchema && ownsTables ? " and " : "") + (ownsTables ? "tables" : "") + " there: an "
+                    + "owner's rights are never revoked)" : "";
+            f.add(Runbook.Finding.ok("grants " + schema, (todo.isEmpty() ? r + " has no grant here to revoke"
+                    : "revokes from " + r + ": " + String.join("; ", todo)) + kept));
         }
-        return plan;
+        return new Found(f, plan);
     }
 
     private static String[] strings(java.sql.ResultSet rs, String column) throws SQLException {
