@@ -163,11 +163,11 @@ class Setup implements Callable<Exit> {
             if (!statements.isEmpty()) Runbook.run(changes, new Runbook.Plan(statements, true), Runbook.Transaction.CALLERS);
             for (Runbook.Applied a : applied) {
                 Runbook.Outcome o = a.get();
-                if (o.exit() != Exit.OK) { // a second look failed: none of it stays
+                if (o.exit() != Exit.OK) { // a second look failed: none of it stays, the steps before it said applied
                     c.rollback();
-                    List<Runbook.Finding> f = new ArrayList<>(o.findings());
-                    f.add(Runbook.Finding.fail("result", "rolled back: nothing of setup's changes stays", null));
-                    outcomes.add(new Runbook.Outcome(o.step(), o.exit(), f, o.plan(), false));
+                    outcomes.replaceAll(before -> !before.applied() ? before : rolledBack(before, Runbook.Finding.warn("result",
+                            "rolled back with the step below, whose second look failed", null)));
+                    outcomes.add(rolledBack(o, Runbook.Finding.fail("result", "rolled back: nothing of setup's changes stays", null)));
                     return outcomes;
                 }
                 outcomes.add(o);
@@ -189,6 +189,12 @@ class Setup implements Callable<Exit> {
                 if (!c.isClosed() && !c.getAutoCommit()) c.rollback();
             } catch (SQLException lost) { } // the server rolled it back: the failure being thrown says so
         }
+    }
+
+    private static Runbook.Outcome rolledBack(Runbook.Outcome o, Runbook.Finding why) {
+        List<Runbook.Finding> f = new ArrayList<>(o.findings());
+        f.add(why);
+        return new Runbook.Outcome(o.step(), o.exit(), f, o.plan(), false);
     }
 
     /** What setup's transaction changed, in words: the grants, the replica identities it set, and the publication. */
