@@ -149,6 +149,18 @@ class BadInputTest {
         assertTrue(problems.isEmpty(), problems.size() + " case(s) wrong:\n  " + String.join("\n  ", problems));
     }
 
+    /** With --json, bad input is also a document on stdout, for the program reading it: the exit code and the line. */
+    @Test void withJsonAnErrorIsADocumentOnStdoutToo() throws Exception {
+        for (String[] args : List.of(new String[] {"--url", Pg.url(db), "--slot", "Bad-Slot", "--json"},
+                new String[] {"--url", Pg.url(db), "--no-such-option", "--json"})) {
+            Pg.Run r = Pg.run(new Doctor(), args);
+            assertEquals(2, r.exit(), r.all());
+            com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+            assertEquals(2, doc.get("exitCode").asInt(), r.out());
+            assertEquals(r.err().strip(), "doctor: " + doc.get("error").asText(), r.all());
+        }
+    }
+
     @Test void everyAliasIsInTheTable() throws Exception {
         var catalog = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Pg.repoRoot().resolve("jbang-catalog.json").toFile());
         List<String> aliases = new ArrayList<>();

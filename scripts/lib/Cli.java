@@ -35,22 +35,35 @@ final class Cli {
         });
         cmd.setParameterExceptionHandler((ex, args) -> {
             boolean url = ex instanceof CommandLine.UnmatchedArgumentException u && u.getUnmatched().stream().anyMatch(a -> a.contains("://"));
-            ex.getCommandLine().getErr().println(Secrets.hideUrlPasswords(ex.getCommandLine().getCommandName() + ": " + ex.getMessage()
-                    + (url ? " (a connection string goes after --url)" : " (see --help)")));
+            String line = Secrets.hideUrlPasswords(ex.getMessage() + (url ? " (a connection string goes after --url)" : " (see --help)"));
+            ex.getCommandLine().getErr().println(ex.getCommandLine().getCommandName() + ": " + line);
+            if (java.util.List.of(args).contains("--json")) jsonError(Exit.BAD_INPUT, line);
             return Exit.BAD_INPUT.code;
         });
         cmd.setExecutionExceptionHandler((ex, c, parsed) -> {
             Failure f = ex instanceof Failure x ? x : ex instanceof SQLException s ? Runbook.refused(s, null) : null;
+            boolean json = parsed.originalArgs().contains("--json");
             if (f == null) {
                 unexpected(c.getCommandName(), ex, c.getErr(), System.getenv("RUNBOOK_DEBUG") != null);
+                if (json) jsonError(Exit.BUG, Secrets.redact("unexpected error: " + ex.getClass().getSimpleName() + ": "
+                        + Output.firstLine(ex.getMessage())));
                 return Exit.BUG.code;
             }
             c.getErr().println(c.getCommandName() + ": " + f.getMessage());
+            if (json) jsonError(f.exit, f.getMessage());
             return f.exit.code;
         });
         cmd.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n")
                 .exitCodeList(Exit.forHelp(command instanceof Exit.Documented d ? d.exitCodes() : Map.of()));
         return cmd;
+    }
+
+    /** With --json, an error is a document on stdout too, so that a program reading it learns why: its exit code and line. */
+    private static void jsonError(Exit exit, String error) {
+        Map<String, Object> doc = new java.util.LinkedHashMap<>();
+        doc.put("exitCode", exit.code);
+        doc.put("error", error);
+        System.out.println(Output.pretty(doc));
     }
 
     /** A command's main: Ctrl-C and SIGTERM cancel what runs on the server (see {@link Interrupts}), then its exit code. */
