@@ -110,7 +110,10 @@ class CreatePublication implements Callable<Exit> {
             Pipeline.Answer<Heartbeat.State> heartbeat = o.heartbeatTable() == null ? null : Heartbeat.inspect(p, o.heartbeatTable(), o.role());
             Pipeline.Answer<Tables.Resolved> resolved = Tables.resolve(p, o.asked());
             List<Tables.Roots> roots = new ArrayList<>(tables(o.asked(), pubName));
-            if (o.heartbeatTable() != null) roots.add(Tables.Roots.table(Heartbeat.table(o.heartbeatTable())[0], Heartbeat.table(o.heartbeatTable())[1]));
+            if (o.heartbeatTable() != null) {
+                String[] table = Heartbeat.table(o.heartbeatTable());
+                roots.add(Tables.Roots.table(table[0], table[1]));
+            }
             Pipeline.Answer<Tables.Details> details = Tables.details(p, outOfLine, roots.toArray(Tables.Roots[]::new));
             int major = p.major();
             Pipeline.Answer<Pub> pub = publication(p, pubName, major);
@@ -319,7 +322,7 @@ class CreatePublication implements Callable<Exit> {
                             schemas == null ? List.of() : List.of((String[]) schemas.getArray()),
                             inSchemas == null ? java.util.Set.of() : java.util.Set.of((Long[]) inSchemas.getArray()),
                             narrowed == null ? java.util.Set.of() : java.util.Set.of((Long[]) narrowed.getArray()),
-                            List.of((String[]) rs.getArray("slots").getArray()));
+                            List.of(Pipeline.texts(rs, "slots")));
                 }), name);
     }
 

@@ -89,7 +89,7 @@ class CreateSlot implements Callable<Exit> {
             boolean publicationExists = rs.getBoolean("publication_exists");
             neon = Catalog.onNeon(rs.getString("endpoint"), o.target());
             // Who a new slot would wait for, oldest first (backend_xid is shown to every role; what they run is not).
-            List<String> writing = List.of((String[]) rs.getArray("writing").getArray());
+            List<String> writing = List.of(Pipeline.texts(rs, "writing"));
             waitsFor = writing.isEmpty() ? "" : "; open when it looked: " + Output.few(writing);
 
             if (type != null) {

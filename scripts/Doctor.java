@@ -142,12 +142,12 @@ class Doctor implements Callable<Exit>, Exit.Documented {
     }
 
     /** What every check group reads, all sent to the server at once. */
-    private record Reads(Pipeline.Answer<DoctorChecks.Server> server, Runbook.Reading wal, Pipeline.Answer<DoctorChecks.Role> role,
+    private record Reads(int major, Pipeline.Answer<DoctorChecks.Server> server, Runbook.Reading wal, Pipeline.Answer<DoctorChecks.Role> role,
                          Runbook.Reading grant, DoctorChecks.Reads publication, Runbook.Reading publicationStep,
                          Runbook.Reading slotStep, Pipeline.Answer<DoctorSlot.Slot> slot, Runbook.Reading airbyteCheck) {}
 
     private static Reads read(Pipeline p, DoctorChecks.Context x, Setup.Steps steps) {
-        return new Reads(DoctorChecks.connection(p, x.target()), steps.wal().read(p), DoctorChecks.role(p, x.role()),
+        return new Reads(p.major(), DoctorChecks.connection(p, x.target()), steps.wal().read(p), DoctorChecks.role(p, x.role()),
                 steps.grant().read(p), DoctorChecks.reads(p, x), steps.publication().read(p), steps.slot().apply(false).read(p),
                 DoctorSlot.read(p, x), DoctorSlot.airbyteCheck(p, x));
     }
@@ -165,7 +165,6 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         guard(x, report, "server", () -> step(x, report, "server", steps.wal(), r.wal()), null);
         if (server != null) add(report, "server", DoctorChecks.standby(server));
         boolean neon = server != null ? server.neon() : x.target().isNeonHost();
-        int version = server != null ? server.version() : x.c().getMetaData().getDatabaseMajorVersion() * 10000;
         boolean roleExists = guard(x, report, "role", () -> {
             List<Runbook.Finding> found = DoctorChecks.role(x, r.role().get(), neon);
             add(report, "role", found);
@@ -183,7 +182,7 @@ class Doctor implements Callable<Exit>, Exit.Documented {
                         + "published tables: the publication could not be read", null)));
                 return false;
             }
-            add(report, "replica identity", DoctorChecks.replicaIdentity(x, pub, version, r.publication().details().get()));
+            add(report, "replica identity", DoctorChecks.replicaIdentity(x, pub, r.major(), r.publication().details().get()));
             return true;
         }, false);
         guard(x, report, "publication", () -> step(x, report, "publication", steps.publication(), r.publicationStep(),
@@ -253,8 +252,7 @@ class Doctor implements Callable<Exit>, Exit.Documented {
         try {
             return check.run();
         } catch (SQLException e) {
-            String state = e.getSQLState() == null ? "" : e.getSQLState();
-            if (state.startsWith("08") || x.c().isClosed() || Interrupts.requested()) throw e;
+            if (Pipeline.ends(e, x.c())) throw e;
             add(report, group, List.of(Runbook.Finding.warn(group, "could not check: " + Output.firstLine(e.getMessage()), null)));
             return otherwise;
         }

@@ -118,10 +118,8 @@ class GrantAccess implements Callable<Exit> {
     static Pipeline.Answer<List<Schema>> schemas(Pipeline p, String role, List<String> names) {
         return p.query(SCHEMAS, Pipeline.all(rs -> new Schema(rs.getString("role"), rs.getString("name"), rs.getBoolean("exists"),
                 rs.getBoolean("usage"), rs.getBoolean("may_grant_usage"), rs.getString("schema_owner"), rs.getLong("tables"),
-                strings(rs, "unreadable"), strings(rs, "blocked"), strings(rs, "blocked_owners"))), names.toArray(String[]::new), role);
+                Pipeline.texts(rs, "unreadable"), Pipeline.texts(rs, "blocked"), Pipeline.texts(rs, "blocked_owners"))), names.toArray(String[]::new), role);
     }
-
-    static String[] strings(java.sql.ResultSet rs, String column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
 
     /** The step: who is the role, what it can read, and the grants it lacks. */
     private record Step(Options o) implements Runbook.Step {
@@ -139,7 +137,7 @@ class GrantAccess implements Callable<Exit> {
             List<String> names = Input.schemas(o.schemas());
             String asked = requestedRole();
             Pipeline.Answer<Role> role = p.query(ROLE, Pipeline.one(rs -> new Role(rs.getBoolean("exists"), rs.getString("role"),
-                    rs.getBoolean("rolreplication"), rs.getBoolean("rolsuper"), rs.getString("me"), strings(rs, "replicating_groups"),
+                    rs.getBoolean("rolreplication"), rs.getBoolean("rolsuper"), rs.getString("me"), Pipeline.texts(rs, "replicating_groups"),
                     rs.getString("endpoint"))), asked, asked);
             Pipeline.Answer<List<Schema>> schemas = schemas(p, asked, names);
             Pipeline.Answer<List<Creator>> creators = p.query(CREATORS, Pipeline.all(rs -> new Creator(rs.getString("nspname"),

@@ -162,7 +162,7 @@ class Teardown implements Callable<Exit> {
                 List<Runbook.Finding> f = new ArrayList<>();
                 List<Runbook.Sql> drops = new ArrayList<>(), slotSql = new ArrayList<>();
                 String me = Input.ident(rs.getString("me"));
-                List<String> others = List.of((String[]) rs.getArray("pgoutput_slots").getArray());
+                List<String> others = List.of(Pipeline.texts(rs, "pgoutput_slots"));
                 slot(f, slotSql, rs, others, me);
                 publication(f, drops, rs, others, me, pub);
                 if (o.heartbeatTable() != null) heartbeat(f, drops, heartbeat, rs, me);
@@ -281,8 +281,8 @@ class Teardown implements Callable<Exit> {
                                String me) throws SQLException {
             String shown = name[0] == null ? Input.ident(name[1]) : Input.qualified(name[0], name[1]);
             if (rs.getArray("schemas") == null) { f.add(Runbook.Finding.ok("heartbeat", "no table " + shown + ": nothing to drop")); return; }
-            String[] schemas = (String[]) rs.getArray("schemas").getArray(), kinds = (String[]) rs.getArray("kinds").getArray();
-            String[] owners = (String[]) rs.getArray("owners").getArray();
+            String[] schemas = Pipeline.texts(rs, "schemas"), kinds = Pipeline.texts(rs, "kinds");
+            String[] owners = Pipeline.texts(rs, "owners");
             Boolean[] owned = (Boolean[]) rs.getArray("owned").getArray();
             if (schemas.length > 1)
                 throw Failure.badInput("--heartbeat-table " + shown + " is in several schemas (" + String.join(", ",

@@ -136,7 +136,7 @@ final class DoctorChecks {
             Map<String, Boolean> ops = new LinkedHashMap<>();
             for (String op : List.of("insert", "update", "delete", "truncate")) ops.put(op, rs.getBoolean("pub" + op));
             return new Pub(rs.getBoolean("exists"), rs.getBoolean("puballtables"), ops, rs.getBoolean("pubviaroot"),
-                    List.of((Long[]) rs.getArray("tables").getArray()), List.of((String[]) rs.getArray("publications").getArray()));
+                    List.of((Long[]) rs.getArray("tables").getArray()), List.of(Pipeline.texts(rs, "publications")));
         }), x.publication());
         Pipeline.Answer<List<Long>> schemaTables = p.query(SCHEMA_TABLES, Pipeline.all(rs -> rs.getLong("oid")),
                 (Object) x.schemas().toArray(String[]::new));
@@ -222,7 +222,7 @@ final class DoctorChecks {
      * DEFAULT with a primary key is right; DEFAULT without one, or NOTHING, makes UPDATE and DELETE fail on the source.
      * Values stored out of line and stored generated columns do not fail: they arrive wrong, so they are named.
      */
-    static List<Runbook.Finding> replicaIdentity(Context x, Publication pub, int version, Tables.Details details) {
+    static List<Runbook.Finding> replicaIdentity(Context x, Publication pub, int major, Tables.Details details) {
         Set<Long> all = new LinkedHashSet<>(pub.published());
         all.addAll(pub.asked());
         if (all.isEmpty()) return List.of();
@@ -247,7 +247,7 @@ final class DoctorChecks {
                 + "as __debezium_unavailable_value (airbytehq/airbyte#30518): " + Tables.list(toasted),
                 x.publicationCommand("--full-for-toasted") + "\n-- (REPLICA IDENTITY FULL on exactly these: more WAL per UPDATE and DELETE)"));
         List<Tables.Rel> generated = leaves.values().stream().filter(Tables.Rel::generated).toList();
-        if (!generated.isEmpty() && version < 180000) f.add(Runbook.Finding.warn("generated columns", generated.size()
+        if (!generated.isEmpty() && major < 18) f.add(Runbook.Finding.warn("generated columns", generated.size()
                 + " table(s) have stored generated columns, which PostgreSQL before 18 does not publish: in the destination "
                 + "those columns do not follow the source: " + Tables.list(generated), "compute them in the destination, or "
                 + "upgrade to PostgreSQL 18, where create-publication publishes them (publish_generated_columns)"));

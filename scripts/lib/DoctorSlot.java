@@ -43,7 +43,7 @@ final class DoctorSlot {
 
     static Pipeline.Answer<Slot> read(Pipeline p, DoctorChecks.Context x) {
         String[] heartbeat = Input.tableName("--heartbeat-table", x.heartbeatTable());
-        return p.query(SLOT, Pipeline.one(rs -> new Slot(rs.getBoolean("exists"), List.of((String[]) rs.getArray("pgoutput_slots").getArray()),
+        return p.query(SLOT, Pipeline.one(rs -> new Slot(rs.getBoolean("exists"), List.of(Pipeline.texts(rs, "pgoutput_slots")),
                 rs.getBoolean("pgoutput"), rs.getBoolean("here"), rs.getBoolean("temporary"), rs.getBoolean("active"),
                 rs.getInt("active_pid"), rs.getString("application_name"), rs.getString("client"), rs.getString("wal_status"),
                 rs.getString("reason"), rs.getString("retained"), rs.getLong("pending"), rs.getString("pending_pretty"),

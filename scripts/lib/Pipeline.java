@@ -104,6 +104,9 @@ final class Pipeline {
         };
     }
 
+    /** A text[] column of the current row. */
+    static String[] texts(ResultSet rs, String column) throws SQLException { return (String[]) rs.getArray(column).getArray(); }
+
     /** Every row. */
     static <T> Rows<List<T>> all(Rows<T> row) {
         return rs -> {
@@ -130,8 +133,7 @@ final class Pipeline {
         try {
             run(batch);
         } catch (SQLException e) {
-            String state = e.getSQLState() == null ? "" : e.getSQLState();
-            if (state.startsWith("08") || c.isClosed() || Interrupts.requested()) throw e;
+            if (ends(e, c)) throw e;
             if (batch.size() == 1) {
                 if (batch.get(0).answer() != null) batch.get(0).answer().error = e;
                 return;
@@ -139,6 +141,12 @@ final class Pipeline {
             runEach(batch.subList(0, batch.size() / 2));
             runEach(batch.subList(batch.size() / 2, batch.size()));
         }
+    }
+
+    /** The connection is gone (or being interrupted): no other query can be asked on it, refused or not. */
+    static boolean ends(SQLException e, Connection c) throws SQLException {
+        String state = e.getSQLState() == null ? "" : e.getSQLState();
+        return state.startsWith("08") || c.isClosed() || Interrupts.requested();
     }
 
     private void run(List<Entry> batch) throws SQLException {

@@ -66,8 +66,8 @@ record Revoke(String role, List<String> schemas) {
                 rs.getString("rolname"), rs.getBoolean("may_act"))), names, role);
         Pipeline.Answer<List<Grants>> grants = p.query(GRANTS, Pipeline.all(rs -> new Grants(rs.getString("name"),
                 rs.getBoolean("role_exists"), rs.getBoolean("schema_exists"), rs.getBoolean("owns_schema"),
-                rs.getBoolean("owns_tables"), rs.getBoolean("usage"), strings(rs, "tables"), strings(rs, "others"),
-                strings(rs, "usage_by"))), role, names);
+                rs.getBoolean("owns_tables"), rs.getBoolean("usage"), Pipeline.texts(rs, "tables"), Pipeline.texts(rs, "others"),
+                Pipeline.texts(rs, "usage_by"))), role, names);
         return () -> found(defaults.get(), grants.get());
     }
 
@@ -118,9 +118,5 @@ record Revoke(String role, List<String> schemas) {
                     : "revokes from " + r + ": " + String.join("; ", todo)) + kept));
         }
         return new Found(f, plan);
-    }
-
-    private static String[] strings(java.sql.ResultSet rs, String column) throws SQLException {
-        return (String[]) rs.getArray(column).getArray();
     }
 }

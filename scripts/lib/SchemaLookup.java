@@ -52,7 +52,7 @@ final class SchemaLookup {
                 while (rs.next()) {
                     String name = rs.getString("name");
                     if (!rs.getBoolean("exists")) {
-                        missing.add(new Missing(name, meant(name, List.of((String[]) rs.getArray("near").getArray()))));
+                        missing.add(new Missing(name, meant(name, List.of(Pipeline.texts(rs, "near")))));
                         continue;
                     }
                     long relations = rs.getLong("relations"), readable = rs.getLong("readable");
